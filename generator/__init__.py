@@ -1,0 +1,11 @@
+"""Generate cross-framework API difference pages from mapping YAML.
+
+The pipeline, one module a stage, data flowing one way:
+
+    loader (YAML -> validated ``schema.Mapping``)
+      -> execute (run examples on real torch / MindSpore, cached)
+      -> render (Jinja -> MyST Markdown pages)
+      -> sphinx_ext (Sphinx builds the HTML site)
+"""
+
+__version__ = "0.1.0"

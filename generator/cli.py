@@ -1,0 +1,146 @@
+"""``python -m generator COMMAND``: the command-line face of the pipeline.
+
+Every command reports problems as ``file:line:column: field: message`` lines and exits 1 on
+failure, 2 on wrong usage; no traceback for a problem in a mapping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .loader import load_mappings
+from .pipeline import DEFAULT_CACHE, DEFAULT_MAPPINGS, DEFAULT_OUTPUT, ROOT, GenerationError, Options, generate
+from .schema import DEVICES, json_schema_text
+
+SCHEMA_FILE = ROOT / "schema" / "mapping.schema.json"
+
+def _mapping_paths(args: argparse.Namespace) -> list[Path]:
+    return list(getattr(args, "paths", None) or []) or [args.mappings]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    result = load_mappings(_mapping_paths(args))
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    if result.problems:
+        count = len(result.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
+        return 1
+    print(f"{len(result.mappings)} mappings OK.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    options = Options(
+        device=args.device,
+        jobs=args.jobs,
+        force=args.force,
+        cache_path=None if args.no_cache else args.cache,
+        progress=not args.quiet,
+        report=args.report,
+    )
+    generated = generate(_mapping_paths(args), args.output, options)
+    summary = summarize(generated.runs)
+    print(
+        f"{len(generated.mappings)} mappings, {summary['snippets']} snippets: {summary['ok']} ran, "
+        f"{summary['failed']} failed, {summary['cached']} from cache; "
+        f"{len(generated.written)} pages written, {len(generated.unchanged)} unchanged -> {args.output}"
+    )
+    if args.report:
+        print(f"Report written to {args.report}")
+    return 0
+
+
+def summarize(runs: dict) -> dict[str, int]:
+    results = [result for run in runs.values() for result in (run.source, run.target) if result is not None]
+    return {
+        "snippets": len(results),
+        "ok": sum(result.status == "ok" for result in results),
+        "failed": sum(result.status != "ok" for result in results),
+        "cached": sum(bool(result.cached) for result in results),
+    }
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    text = json_schema_text()
+    if args.check:
+        current = args.file.read_text(encoding="utf-8") if args.file.is_file() else ""
+        if current != text:
+            print(f"{args.file} is out of date; run `python -m generator schema`.", file=sys.stderr)
+            return 1
+        print(f"{args.file} is up to date.")
+        return 0
+    args.file.parent.mkdir(parents=True, exist_ok=True)
+    args.file.write_text(text, encoding="utf-8")
+    print(f"Wrote {args.file}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m generator", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def mappings_option(sub: argparse.ArgumentParser, positional: bool = False) -> None:
+        if positional:
+            sub.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="mapping files or folders")
+        sub.add_argument("--mappings", type=Path, default=DEFAULT_MAPPINGS, metavar="DIR",
+                         help=f"folder of mapping YAML (default: {_shown(DEFAULT_MAPPINGS)})")
+
+    def execution_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count(), metavar="N",
+                         help="worker processes (default: number of cores)")
+        sub.add_argument("--device", choices=DEVICES, default="cpu", help="device the examples run on (default: cpu)")
+        sub.add_argument("--force", action="store_true", help="ignore cached outputs and run every example again")
+        sub.add_argument("--cache", type=Path, default=DEFAULT_CACHE, metavar="FILE",
+                         help=f"sqlite output cache (default: {_shown(DEFAULT_CACHE)})")
+        sub.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+        sub.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of every example run")
+        sub.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    check = commands.add_parser("check", help="validate mapping files")
+    mappings_option(check, positional=True)
+    check.set_defaults(handler=cmd_check)
+
+    run = commands.add_parser("run", help="run every example and write the pages")
+    mappings_option(run)
+    execution_options(run)
+    run.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
+                     help=f"folder for the generated pages (default: {_shown(DEFAULT_OUTPUT)})")
+    run.set_defaults(handler=cmd_run)
+
+    schema = commands.add_parser("schema", help="write the JSON Schema that editors use for mapping files")
+    schema.add_argument("--file", type=Path, default=SCHEMA_FILE, help=f"(default: {_shown(SCHEMA_FILE)})")
+    schema.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    schema.set_defaults(handler=cmd_schema)
+    return parser
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except GenerationError as error:
+        print(error, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130

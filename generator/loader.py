@@ -1,0 +1,189 @@
+"""Stage 1: read mapping YAML files and validate them against ``schema.Mapping``.
+
+Every problem in every file is collected, each with ``file:line:column`` and the field path,
+so a contributor fixes them all in one pass. Nothing here raises on bad input: problems are data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from .schema import Mapping
+
+Position = tuple[int, int]  # 1-based line and column
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int
+    column: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.column}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class LoadedMapping:
+    path: Path
+    mapping: Mapping
+    positions: dict[FieldPath, Position] = field(repr=False, compare=False)
+
+    def line_of(self, *field_path: str | int) -> int:
+        """Line of the deepest known node on ``field_path`` (for messages that point into YAML)."""
+        for end in range(len(field_path), -1, -1):
+            if field_path[:end] in self.positions:
+                return self.positions[field_path[:end]][0]
+        return 1
+
+
+@dataclass
+class LoadResult:
+    mappings: list[LoadedMapping]
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, node: yaml.Node, first: yaml.Node):
+        self.key, self.node, self.first = key, node, first
+
+
+def find_mapping_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+def load_mappings(paths: list[Path]) -> LoadResult:
+    """Load and validate every mapping file under ``paths`` (files or folders)."""
+    result = LoadResult([], [])
+    files = find_mapping_files(paths)
+    for file in files:
+        loaded, problems = load_file(file)
+        result.problems.extend(problems)
+        if loaded is not None:
+            result.mappings.append(loaded)
+    result.problems.extend(_pair_conflicts(result.mappings))
+    if not files:
+        where = ", ".join(str(p) for p in paths)
+        result.problems.append(Problem(paths[0] if paths else Path("."), 1, 1, "", f"no mapping files found in {where}"))
+    return result
+
+
+def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [Problem(path, 1, 1, "", f"cannot read file: {error}")]
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            return None, [Problem(path, 1, 1, "", "the file is empty; a mapping needs at least `source` and `status`")]
+        positions: dict[FieldPath, Position] = {}
+        data = _to_python(node, (), positions)
+    except _DuplicateKey as dup:
+        line, column = _position(dup.node)
+        first_line = dup.first.start_mark.line + 1
+        return None, [Problem(path, line, column, dup.key, f"duplicate key (first defined on line {first_line})")]
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(part for part in (error.context, error.problem) if part)
+        return None, [Problem(path, line, column, "", f"YAML syntax error: {message}")]
+    except yaml.YAMLError as error:
+        return None, [Problem(path, 1, 1, "", f"YAML error: {error}")]
+    if not isinstance(data, dict):
+        return None, [Problem(path, 1, 1, "", f"a mapping file must hold key: value pairs, not a {type(data).__name__}")]
+    try:
+        mapping = Mapping.model_validate(data)
+    except ValidationError as error:
+        return None, [_problem_from(path, item, positions) for item in error.errors()]
+    return LoadedMapping(path, mapping, positions), []
+
+
+def _to_python(node: yaml.Node, here: FieldPath, positions: dict[FieldPath, Position]):
+    """Build plain Python data from a composed YAML node, remembering where each value sits."""
+    positions[here] = _position(node)
+    if isinstance(node, yaml.MappingNode):
+        result: dict = {}
+        seen: dict[object, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node)
+            if key in seen:
+                raise _DuplicateKey(str(key), key_node, seen[key])
+            seen[key] = key_node
+            result[key] = _to_python(value_node, (*here, str(key)), positions)
+            positions[(*here, str(key))] = _position(key_node)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*here, index), positions) for index, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node):
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.MarkedYAMLError(problem="a key must be a plain value", problem_mark=node.start_mark)
+    value = _CONSTRUCTOR.construct_object(node)
+    _CONSTRUCTOR.constructed_objects.clear()
+    return value
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _position(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _problem_from(path: Path, error: dict, positions: dict[FieldPath, Position]) -> Problem:
+    location = tuple(part for part in error["loc"] if not _is_union_branch(part))
+    known = location
+    while known and known not in positions:
+        known = known[:-1]
+    line, column = positions.get(known, (1, 1))
+    field_path = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in location).replace(".[", "[")
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (a typo?)"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    message = message.removeprefix("Value error, ")
+    return Problem(path, line, column, field_path, message)
+
+
+def _is_union_branch(part: str | int) -> bool:
+    # pydantic puts the union member's type name into ``loc``; it is no field a user wrote.
+    return isinstance(part, str) and (part in {"str", "constrained-str", "float", "int", "bool", "none"} or part.startswith("function-"))
+
+
+def _pair_conflicts(mappings: list[LoadedMapping]) -> list[Problem]:
+    problems = []
+    first_by_source: dict[str, LoadedMapping] = {}
+    for loaded in mappings:
+        api = loaded.mapping.source.api
+        if api in first_by_source:
+            other = first_by_source[api]
+            pair = f"{api} -> {loaded.mapping.target.api if loaded.mapping.target else '(none)'}"
+            same_pair = other.mapping.target == loaded.mapping.target or (
+                other.mapping.target and loaded.mapping.target and other.mapping.target.api == loaded.mapping.target.api)
+            what = f"two files map {pair}" if same_pair else f"two files map {api} (one page per source API)"
+            problems.append(Problem(loaded.path, loaded.line_of("source", "api"), 1, "source.api", f"{what}: also in {other.path}"))
+        else:
+            first_by_source[api] = loaded
+    return problems

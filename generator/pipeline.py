@@ -1,0 +1,128 @@
+"""The whole pipeline in one place: load -> execute -> render -> write pages.
+
+Both the CLI and the Sphinx extension call ``generate``. Writing is all-or-nothing: pages are
+rendered in memory first; if anything fails, the generated folder is removed, so no partial
+or stale page can be built into the site.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .loader import LoadedMapping, Problem, load_mappings
+from .render import render_site
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MAPPINGS = ROOT / "mappings"
+DEFAULT_OUTPUT = ROOT / "docs" / "api"
+DEFAULT_CACHE = ROOT / ".cache" / "outputs.sqlite"
+
+
+class GenerationError(Exception):
+    """Generation failed; ``problems`` says where, one ``file:line:column: field: message`` each."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        self.problems = problems or []
+        details = "".join(f"\n  {problem}" for problem in self.problems)
+        super().__init__(message + details)
+
+
+@dataclass
+class Options:
+    device: str = "cpu"
+    jobs: int | None = None
+    force: bool = False
+    cache_path: Path | None = DEFAULT_CACHE
+    progress: bool = True
+    execute: bool = True
+    report: Path | None = None
+
+
+@dataclass
+class Generated:
+    mappings: list[LoadedMapping]
+    runs: dict = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+
+
+def load_or_fail(paths: list[Path]) -> list[LoadedMapping]:
+    result = load_mappings(paths)
+    if not result.ok:
+        count = len(result.problems)
+        raise GenerationError(f"{count} problem{'s' if count != 1 else ''} in the mappings:", result.problems)
+    return result.mappings
+
+
+def execute(mappings: list[LoadedMapping], options: Options) -> dict:
+    if not options.execute:
+        return {}
+    from .execute import execute_mappings, write_report
+
+    runs = execute_mappings(
+        mappings,
+        jobs=options.jobs,
+        device=options.device,
+        cache_path=options.cache_path,
+        force=options.force,
+        progress=options.progress,
+    )
+    if options.report:
+        write_report(runs, mappings, options.report, options.device)
+    return runs
+
+
+def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, options: Options | None = None) -> Generated:
+    """Load, execute and render every mapping under ``paths`` into ``output``."""
+    options = options or Options()
+    try:
+        mappings = load_or_fail(paths or [DEFAULT_MAPPINGS])
+        runs = execute(mappings, options)
+        pages = render_site(mappings, runs, options.device)
+    except BaseException:
+        remove_generated(output)
+        raise
+    generated = Generated(mappings, runs)
+    write_pages(pages, output, generated)
+    return generated
+
+
+def remove_generated(output: Path) -> None:
+    shutil.rmtree(output, ignore_errors=True)
+
+
+def write_pages(pages: dict[str, str], output: Path, generated: Generated) -> None:
+    """Bring ``output`` to exactly ``pages``; untouched files keep their mtime so Sphinx skips them."""
+    output.mkdir(parents=True, exist_ok=True)
+    for relative, text in pages.items():
+        target = output / relative
+        if target.is_file() and target.read_text(encoding="utf-8") == text:
+            generated.unchanged.append(target)
+            continue
+        atomic_write(target, text)
+        generated.written.append(target)
+    wanted = {output / relative for relative in pages}
+    for existing in sorted(output.rglob("*.md")):
+        if existing not in wanted:
+            existing.unlink()
+            generated.removed.append(existing)
+    for folder in sorted((p for p in output.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def atomic_write(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

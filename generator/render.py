@@ -1,0 +1,237 @@
+"""Stage 3: turn validated mappings plus execution results into MyST Markdown pages.
+
+The templates in ``templates/`` own the page layout; this module prepares what they show:
+escaped text, numbered difference rows, example code with the real outputs woven in.
+All YAML text is treated as plain text: it is escaped, so it can neither break a table
+nor inject markup (HTML, roles, directives) into the site.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from .frameworks import FRAMEWORKS, framework_of
+from .loader import LoadedMapping
+from .schema import ApiSide, Example, Mapping, Status, field_reference, numbered_rows
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def escape_text(text: str | None) -> str:
+    """Plain text -> Markdown that shows exactly that text (every ASCII punctuation escaped)."""
+    if not text:
+        return ""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def escape_cell(text: str | None) -> str:
+    """Plain text -> one table cell: escaped, on one line; empty shows as `-`."""
+    if not text:
+        return "\\-"
+    return escape_text(" ".join(text.split()))
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """Split prose on blank lines; each paragraph escaped and joined onto one line."""
+    if not text:
+        return []
+    return [escape_text(" ".join(block.split())) for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+
+
+def fence(code: str, language: str) -> str:
+    """A fenced block that no backtick run inside ``code`` can close early."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{language}\n{code.rstrip()}\n{ticks}"
+
+
+@dataclass
+class Provenance:
+    """Where the outputs on a page came from."""
+
+    versions: dict[str, str] = field(default_factory=dict)  # display name -> version
+    device: str = "cpu"
+    device_name: str = ""
+    dates: set[str] = field(default_factory=set)
+
+    def describe(self) -> str:
+        frameworks = " and ".join(f"{name} {version}" for name, version in sorted(self.versions.items()))
+        where = self.device.upper() + (f" ({self.device_name})" if self.device_name else "")
+        when = ", ".join(sorted(self.dates)) if self.dates else "an unknown date"
+        return f"The outputs on this page were printed by {frameworks} on {where}, on {when}."
+
+
+def doc_url(side: ApiSide) -> str:
+    if side.url:
+        return side.url
+    framework = framework_of(side.api)
+    return framework.doc_url(side.api, side.kind.value)
+
+
+def commented_output(text: str) -> list[str]:
+    return [f"# {line}".rstrip() for line in text.splitlines()] or ["#"]
+
+
+def code_with_outputs(code: str, result) -> str:
+    """The snippet with what each top-level statement printed, as comments right after it."""
+    lines = code.rstrip().splitlines()
+    after: dict[int, list[str]] = defaultdict(list)
+    if result is not None:
+        for output in result.outputs:
+            after[output.line].extend(commented_output(output.text))
+        if result.status != "ok":
+            line = result.error_line or len(lines)
+            after[line].extend(commented_output(failure_text(result)))
+    woven: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        woven.append(line)
+        woven.extend(after.pop(number, []))
+    for remaining in after.values():  # an output attributed beyond the last line
+        woven.extend(remaining)
+    return "\n".join(woven)
+
+
+def failure_text(result) -> str:
+    if result.status == "timeout":
+        return f"Timeout: {result.error_message or 'the snippet ran too long'}"
+    if result.error_type and result.error_message:
+        return f"{result.error_type}: {result.error_message}"
+    return result.error_type or result.error_message or result.status
+
+
+@dataclass
+class SideView:
+    framework: str
+    code: str
+    failure: str | None = None
+    expected: bool = False
+    reason: str | None = None
+
+
+@dataclass
+class ExampleView:
+    number: int
+    note: list[str]
+    block: str
+    sides: list[SideView]
+    verdict: str | None
+    verdict_detail: str
+
+
+def example_view(number: int, example: Example, mapping: Mapping, run, device: str) -> ExampleView:
+    sides = []
+    for side in ("source", "target"):
+        code = example.code(side)
+        if code is None:
+            continue
+        api_side = mapping.source if side == "source" else mapping.target
+        framework = framework_of(api_side.api)
+        result = getattr(run, side) if run is not None else None
+        view = SideView(framework.display, code_with_outputs(code, result))
+        if result is not None and result.status != "ok":
+            expected = example.expected_failure(side, device)
+            version = result.framework_version or framework.version or "?"
+            view.failure = (
+                f"This example does not run on {device.upper()} with {framework.display} {version}: "
+                f"{failure_text(result)}"
+            )
+            view.expected = expected is not None
+            view.reason = expected.reason if expected else None
+        sides.append(view)
+    block = "\n\n".join(f"# {view.framework}\n{view.code}" for view in sides)
+    comparison = getattr(run, "comparison", None) if run is not None else None
+    return ExampleView(
+        number=number,
+        note=paragraphs(example.note),
+        block=fence(block, "python"),
+        sides=sides,
+        verdict=comparison.verdict if comparison is not None and example.same_values else None,
+        verdict_detail=escape_text(comparison.detail) if comparison is not None else "",
+    )
+
+
+def provenance_of(mapping: Mapping, runs: dict[int, object], device: str) -> Provenance | None:
+    provenance = Provenance(device=device)
+    for run in runs.values():
+        for side, api_side in (("source", mapping.source), ("target", mapping.target)):
+            result = getattr(run, side, None)
+            if result is None or api_side is None:
+                continue
+            provenance.versions[framework_of(api_side.api).display] = result.framework_version
+            provenance.device_name = result.device_name or provenance.device_name
+            if getattr(result, "produced_on", None):
+                provenance.dates.add(result.produced_on)
+    return provenance if provenance.versions else None
+
+
+class Renderer:
+    def __init__(self, templates: Path = TEMPLATES):
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,  # Markdown, not HTML: escaping is done by the filters below
+        )
+        self.env.filters.update(text=escape_text, cell=escape_cell, paragraphs=paragraphs, fence=fence)
+
+    def page(self, loaded: LoadedMapping, runs: dict[int, object] | None = None, device: str = "cpu") -> str:
+        mapping = loaded.mapping
+        runs = runs or {}
+        examples = [
+            example_view(index + 1, example, mapping, runs.get(index), device)
+            for index, example in enumerate(mapping.examples)
+        ]
+        provenance = provenance_of(mapping, runs, device)
+        return self.env.get_template("mapping.md.j2").render(
+            mapping=mapping,
+            source_framework=framework_of(mapping.source.api).display,
+            target_framework=framework_of(mapping.target.api).display if mapping.target else "MindSpore",
+            source_url=doc_url(mapping.source),
+            target_url=doc_url(mapping.target) if mapping.target else None,
+            rows=numbered_rows(mapping.differences),
+            examples=examples,
+            numbered=len(examples) > 1,
+            status=mapping.status,
+            provenance=provenance.describe() if provenance else None,
+            yaml_path=loaded.path.as_posix(),
+        )
+
+    def overview(self, mappings: list[LoadedMapping]) -> str:
+        by_module: dict[str, list[Mapping]] = defaultdict(list)
+        for loaded in sorted(mappings, key=lambda item: item.mapping.source.api):
+            by_module[loaded.mapping.source_module].append(loaded.mapping)
+        counts = {status: sum(1 for m in mappings if m.mapping.status is status) for status in Status}
+        return self.env.get_template("overview.md.j2").render(
+            modules=sorted(by_module.items()), total=len(mappings), counts=counts, statuses=list(Status)
+        )
+
+    def status_table(self) -> str:
+        return self.env.get_template("statuses.md.j2").render(statuses=list(Status))
+
+    def field_reference(self) -> str:
+        return self.env.get_template("fields.md.j2").render(fields=field_reference())
+
+
+def render_site(mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu") -> dict[str, str]:
+    """Every generated page, keyed by its path relative to the generated folder."""
+    renderer = Renderer()
+    pages = {
+        "index.md": renderer.overview(mappings),
+        "_statuses.md": renderer.status_table(),
+        "_fields.md": renderer.field_reference(),
+    }
+    for loaded in mappings:
+        api = loaded.mapping.source.api
+        page_runs = {index: runs[(api, index)] for index in range(len(loaded.mapping.examples)) if (api, index) in runs}
+        pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device)
+    return pages
+

@@ -1,0 +1,324 @@
+"""The mapping format: the one truth about what a mapping YAML file may contain.
+
+Validation (``loader``), the JSON Schema that editors use (``python -m generator schema``),
+the field reference and the status table in the docs all derive from the models here.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .frameworks import FRAMEWORKS, framework_of
+
+DottedName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"),
+    Field(description="Full dotted name, e.g. `torch.nn.CrossEntropyLoss`."),
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Code = Annotated[str, StringConstraints(min_length=1)]
+
+DEVICES = ("cpu", "gpu", "ascend")
+Device = Literal["cpu", "gpu", "ascend"]
+Side = Literal["source", "target"]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Status(str, enum.Enum):
+    """How closely the target API matches the source API. A closed set: every page has one."""
+
+    consistent = "consistent"
+    names_differ = "names-differ"
+    parameters_differ = "parameters-differ"
+    functional_difference = "functional-difference"
+    no_counterpart = "no-counterpart"
+
+    @property
+    def title(self) -> str:
+        return STATUS_INFO[self][0]
+
+    @property
+    def criterion(self) -> str:
+        return STATUS_INFO[self][1]
+
+
+STATUS_INFO: dict[Status, tuple[str, str]] = {
+    Status.consistent: (
+        "Consistent",
+        "Same function, same parameters and inputs with the same names and defaults. "
+        "Parameters that the source framework has deprecated may be absent from the target.",
+    ),
+    Status.names_differ: (
+        "Consistent, names differ",
+        "Same function and behaviour; only the names of some parameters or inputs differ "
+        "(or the API itself is named differently).",
+    ),
+    Status.parameters_differ: (
+        "Parameters differ",
+        "Same function, but parameters differ beyond their names: a default value, an accepted "
+        "type, or a parameter that exists on one side only.",
+    ),
+    Status.functional_difference: (
+        "Functional difference",
+        "Given the same inputs, the two APIs can compute different results or behave "
+        "differently (for example in training versus inference mode).",
+    ),
+    Status.no_counterpart: (
+        "No counterpart",
+        "The target framework has no API for this; the page explains how to get the same effect.",
+    ),
+}
+
+
+class Kind(str, enum.Enum):
+    """What sort of object the API is; decides how its signature is read."""
+
+    class_ = "class"
+    function = "function"
+    method = "method"
+
+
+class ApiSide(Strict):
+    """One side of the pair: the API in one framework."""
+
+    api: DottedName
+    kind: Kind = Field(description="`class`, `function` or `method`.")
+    signature: Text = Field(
+        description="The signature as shown on the page, e.g. "
+        "`class torch.nn.L1Loss(reduction='mean')(input, target) -> Tensor`."
+    )
+    summary: Text = Field(description="What this API does, in one or two sentences.")
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = Field(
+        default=None,
+        description="Link to the framework's documentation of the API. Derived from the "
+        "framework's URL pattern and the installed version when absent.",
+    )
+
+    @model_validator(mode="after")
+    def _known_framework(self) -> ApiSide:
+        if framework_of(self.api) is None:
+            known = ", ".join(sorted(FRAMEWORKS))
+            raise ValueError(f"`{self.api}` belongs to no known framework ({known})")
+        return self
+
+
+Category = Literal["Parameters", "Inputs", "Outputs"]
+
+ROW_LABEL: dict[str, str] = {"Parameters": "Parameter", "Inputs": "Input", "Outputs": "Output"}
+
+
+class Difference(Strict):
+    """One row of the differences table. Row numbers ("Parameter 3") are derived, never typed."""
+
+    category: Category = Field(description="`Parameters`, `Inputs` or `Outputs`.")
+    source: Text | None = Field(default=None, description="Name on the source side; absent if it has none.")
+    target: Text | None = Field(default=None, description="Name on the target side; absent if it has none.")
+    note: Text | None = Field(default=None, description="The difference; absent means none (`-`).")
+
+    @model_validator(mode="after")
+    def _one_side_at_least(self) -> Difference:
+        if self.source is None and self.target is None:
+            raise ValueError("a difference row needs `source`, `target` or both")
+        return self
+
+
+class Tolerance(Strict):
+    """How close numbers printed by both sides must be to count as the same (numpy.isclose)."""
+
+    rtol: float = Field(default=1e-5, ge=0)
+    atol: float = Field(default=1e-6, ge=0)
+
+
+class ExpectedFailure(Strict):
+    """A failure the mapping knows about: the page still shows it, CI stays green."""
+
+    side: Side = Field(description="`source` or `target`.")
+    devices: list[Device] = Field(min_length=1, description="Devices on which it fails.")
+    error: Text = Field(description="Text that the error message contains.")
+    reason: Text | None = Field(default=None, description="Why it fails, shown on the page.")
+
+
+class Setup(Strict):
+    """Code run before the snippet, not shown on the page (e.g. a helper definition)."""
+
+    source: Code | None = None
+    target: Code | None = None
+
+
+class Example(Strict):
+    """A code example: a snippet per side. Outputs are never typed: they come from running."""
+
+    note: Text | None = Field(default=None, description="Shown as a quote above the code.")
+    source: Code | None = Field(default=None, description="Source framework code.")
+    target: Code | None = Field(default=None, description="Target framework code.")
+    same_values: bool = Field(
+        default=False,
+        description="Both sides are meant to print the same values; they are compared numerically.",
+    )
+    tolerance: Tolerance = Field(default_factory=Tolerance)
+    timeout: float = Field(default=60, gt=0, description="Seconds each snippet may run.")
+    setup: Setup = Field(default_factory=Setup)
+    expected_failures: list[ExpectedFailure] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_code(self) -> Example:
+        if self.source is None and self.target is None:
+            raise ValueError("an example needs `source` code, `target` code or both")
+        if self.same_values and (self.source is None or self.target is None):
+            raise ValueError("`same_values` needs code on both sides")
+        return self
+
+    def code(self, side: Side) -> str | None:
+        return self.source if side == "source" else self.target
+
+    def expected_failure(self, side: Side, device: str) -> ExpectedFailure | None:
+        for failure in self.expected_failures:
+            if failure.side == side and device in failure.devices:
+                return failure
+        return None
+
+
+class Section(Strict):
+    """An extra section of prose, e.g. "Filling behaviour difference"."""
+
+    title: Text
+    text: Text | None = Field(default=None, description="Paragraphs, separated by blank lines.")
+    items: list[Text] = Field(default_factory=list, description="Bullet points after the text.")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Section:
+        if self.text is None and not self.items:
+            raise ValueError("a section needs `text`, `items` or both")
+        return self
+
+
+class Guide(Strict):
+    """Optional guidance on the source API, each a list of bullet points."""
+
+    overview: Text | None = Field(default=None, description="What the API is for.")
+    when_to_use: list[Text] = Field(default_factory=list)
+    trade_offs: list[Text] = Field(default_factory=list)
+    algorithm: list[Text] = Field(default_factory=list)
+
+    def sections(self) -> list[tuple[str, list[str]]]:
+        named = [("When to use", self.when_to_use), ("Trade-offs", self.trade_offs), ("Algorithm", self.algorithm)]
+        return [(title, items) for title, items in named if items]
+
+
+class Mapping(Strict):
+    """One API pair: the single source of truth for one page."""
+
+    source: ApiSide = Field(description="The API users come from (e.g. PyTorch).")
+    target: ApiSide | None = Field(
+        default=None, description="Its counterpart (e.g. MindSpore); absent only with status `no-counterpart`."
+    )
+    status: Status
+    differences: list[Difference] = Field(default_factory=list)
+    sections: list[Section] = Field(default_factory=list, description="Extra sections after the table.")
+    guide: Guide | None = None
+    examples: list[Example] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent_pair(self) -> Mapping:
+        if self.target is None:
+            if self.status is not Status.no_counterpart:
+                raise ValueError("`target` is required unless status is `no-counterpart`")
+            if any(row.target for row in self.differences):
+                raise ValueError("difference rows name a target parameter but there is no `target`")
+            if any(example.target for example in self.examples):
+                raise ValueError("examples have `target` code but there is no `target` API")
+        elif framework_of(self.source.api) == framework_of(self.target.api):
+            raise ValueError("`source` and `target` must belong to different frameworks")
+        return self
+
+    @property
+    def source_module(self) -> str:
+        return self.source.api.rsplit(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.source.api.rsplit(".", 1)[1]
+
+    @property
+    def page_path(self) -> str:
+        """Where the page goes, relative to the generated pages' folder, without suffix."""
+        return f"{self.source_module}/{self.name}"
+
+
+def numbered_rows(differences: list[Difference]) -> list[tuple[str, str, Difference]]:
+    """(category shown, "Parameter 3" label, row): category shown on the first row of its group."""
+    counters: dict[str, int] = {}
+    rows = []
+    previous = None
+    for row in differences:
+        counters[row.category] = counters.get(row.category, 0) + 1
+        shown = row.category if row.category != previous else ""
+        rows.append((shown, f"{ROW_LABEL[row.category]} {counters[row.category]}", row))
+        previous = row.category
+    return rows
+
+
+def json_schema() -> dict:
+    """JSON Schema for editors (yaml-language-server and others)."""
+    schema = Mapping.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "API mapping"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def field_reference() -> list[tuple[str, str, bool, str]]:
+    """(path, type, required, description) of every field, read off the JSON Schema, for the docs."""
+    schema = json_schema()
+    definitions = schema.get("$defs", {})
+    rows: list[tuple[str, str, bool, str]] = []
+
+    def visit(node: dict, prefix: str) -> None:
+        for name, prop in node.get("properties", {}).items():
+            reference, is_list = _referenced(prop)
+            nested = definitions.get(reference, {})
+            description = prop.get("description") or nested.get("description", "")
+            rows.append((prefix + name, _type_text(prop, definitions), name in node.get("required", []),
+                         " ".join(description.split())))
+            if "properties" in nested:
+                visit(nested, f"{prefix}{name}{'[]' if is_list else ''}.")
+
+    visit(schema, "")
+    return rows
+
+
+def _referenced(prop: dict) -> tuple[str | None, bool]:
+    """The $defs name a property points to (directly, through anyOf, or as list items)."""
+    for candidate, is_list in ((prop, False), (prop.get("items", {}), True), *((p, False) for p in prop.get("anyOf", []))):
+        if "$ref" in candidate:
+            return candidate["$ref"].rsplit("/", 1)[-1], is_list
+        if "items" in candidate and "$ref" in candidate["items"]:
+            return candidate["items"]["$ref"].rsplit("/", 1)[-1], True
+    return None, False
+
+
+def _type_text(prop: dict, definitions: dict) -> str:
+    if "anyOf" in prop:
+        return " or ".join(_type_text(option, definitions) for option in prop["anyOf"])
+    if "$ref" in prop:
+        target = definitions[prop["$ref"].rsplit("/", 1)[-1]]
+        return "one of " + ", ".join(f"`{value}`" for value in target["enum"]) if "enum" in target else "mapping"
+    if "enum" in prop:
+        return "one of " + ", ".join(f"`{value}`" for value in prop["enum"])
+    if prop.get("type") == "array":
+        return f"list of {_type_text(prop.get('items', {}), definitions)}"
+    if "const" in prop:
+        return f"`{prop['const']}`"
+    return {"null": "absent", "string": "text", "number": "number", "boolean": "true/false"}.get(prop.get("type", ""), "any")

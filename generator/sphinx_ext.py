@@ -1,0 +1,104 @@
+"""Sphinx extension: generate the mapping pages when the build starts.
+
+Loaded from ``conf.py``, so a plain ``sphinx-build`` cannot skip generation. If generation
+fails, the build fails and neither generated sources nor their old HTML are left behind.
+
+Configuration (``conf.py`` or ``-D name=value``):
+  mapping_paths    folders or files with mapping YAML (relative to conf.py), default ["mappings"]
+  mapping_output   folder for the generated pages, inside the source folder, default "docs/api"
+  mapping_device   cpu | gpu | ascend, default "cpu"
+  mapping_jobs     worker processes, default 0 = number of cores
+  mapping_execute  run the examples (default True); False renders code without outputs
+  mapping_force    ignore the output cache (default False)
+  mapping_cache    sqlite cache file (relative to conf.py), default ".cache/outputs.sqlite"
+  mapping_report   write a JSON execution report to this file, default "" = none
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+from . import __version__
+from .pipeline import GenerationError, Options, generate
+
+logger = logging.getLogger(__name__)
+
+
+def _resolve(app: Sphinx, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else Path(app.confdir) / path
+
+
+def _output(app: Sphinx) -> Path:
+    return Path(app.srcdir) / app.config.mapping_output
+
+
+def _docname(app: Sphinx, page: Path) -> str:
+    return page.relative_to(app.srcdir).with_suffix("").as_posix()
+
+
+def _remove_html(app: Sphinx, docnames: list[str]) -> None:
+    suffix = getattr(app.builder, "out_suffix", ".html")
+    for docname in docnames:
+        (Path(app.outdir) / f"{docname}{suffix}").unlink(missing_ok=True)
+
+
+def generate_pages(app: Sphinx) -> None:
+    config = app.config
+    output = _output(app)
+    options = Options(
+        device=config.mapping_device,
+        jobs=config.mapping_jobs or None,
+        force=bool(config.mapping_force),
+        cache_path=_resolve(app, config.mapping_cache) if config.mapping_cache else None,
+        progress=True,
+        execute=bool(config.mapping_execute),
+        report=_resolve(app, config.mapping_report) if config.mapping_report else None,
+    )
+    before = sorted(output.rglob("*.md")) if output.is_dir() else []
+    logger.info("[mappings] generating pages into %s", output)
+    try:
+        generated = generate([_resolve(app, path) for path in config.mapping_paths], output, options)
+    except GenerationError as error:
+        _remove_html(app, [_docname(app, page) for page in before])
+        raise ExtensionError(f"mapping generation failed: {error}", modname=__name__) from None
+    except Exception:
+        _remove_html(app, [_docname(app, page) for page in before])
+        raise
+    _remove_html(app, [_docname(app, page) for page in generated.removed])
+    logger.info(
+        "[mappings] %d mappings: %d pages written, %d unchanged, %d removed",
+        len(generated.mappings), len(generated.written), len(generated.unchanged), len(generated.removed),
+    )
+
+
+def redirect_to_root_doc(app: Sphinx, exception: Exception | None) -> None:
+    """With root_doc inside docs/, give the site an index.html at its top as well."""
+    if exception is not None or app.builder.format != "html" or app.config.root_doc == "index":
+        return
+    target = html.escape(f"{app.config.root_doc}.html")
+    page = Path(app.outdir) / "index.html"
+    page.write_text(
+        f'<!DOCTYPE html><meta charset="utf-8"><title>Redirect</title>'
+        f'<meta http-equiv="refresh" content="0; url={target}"><a href="{target}">{target}</a>\n',
+        encoding="utf-8",
+    )
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_config_value("mapping_paths", ["mappings"], "env", list)
+    app.add_config_value("mapping_output", "docs/api", "env", str)
+    app.add_config_value("mapping_device", "cpu", "env", str)
+    app.add_config_value("mapping_jobs", 0, "", int)
+    app.add_config_value("mapping_execute", True, "env", bool)
+    app.add_config_value("mapping_force", False, "", bool)
+    app.add_config_value("mapping_cache", ".cache/outputs.sqlite", "", str)
+    app.add_config_value("mapping_report", "", "", str)
+    app.connect("builder-inited", generate_pages)
+    app.connect("build-finished", redirect_to_root_doc)
+    return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
