@@ -37,12 +37,12 @@ class LoadedMapping:
     mapping: Mapping
     positions: dict[FieldPath, Position] = field(repr=False, compare=False)
 
+    def position_of(self, *field_path: str | int) -> Position:
+        """Where the deepest known node on ``field_path`` sits (for messages that point into YAML)."""
+        return _nearest_position(self.positions, field_path)
+
     def line_of(self, *field_path: str | int) -> int:
-        """Line of the deepest known node on ``field_path`` (for messages that point into YAML)."""
-        for end in range(len(field_path), -1, -1):
-            if field_path[:end] in self.positions:
-                return self.positions[field_path[:end]][0]
-        return 1
+        return self.position_of(*field_path)[0]
 
 
 @dataclass
@@ -153,10 +153,7 @@ def _position(node: yaml.Node) -> Position:
 
 def _problem_from(path: Path, error: dict, positions: dict[FieldPath, Position]) -> Problem:
     location = tuple(part for part in error["loc"] if not _is_union_branch(part))
-    known = location
-    while known and known not in positions:
-        known = known[:-1]
-    line, column = positions.get(known, (1, 1))
+    line, column = _nearest_position(positions, location)
     field_path = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in location).replace(".[", "[")
     message = error["msg"]
     if error["type"] == "extra_forbidden":
@@ -167,23 +164,32 @@ def _problem_from(path: Path, error: dict, positions: dict[FieldPath, Position])
     return Problem(path, line, column, field_path, message)
 
 
+def _nearest_position(positions: dict[FieldPath, Position], field_path: FieldPath) -> Position:
+    while field_path and field_path not in positions:
+        field_path = field_path[:-1]
+    return positions.get(field_path, (1, 1))
+
+
 def _is_union_branch(part: str | int) -> bool:
     # pydantic puts the union member's type name into ``loc``; it is no field a user wrote.
     return isinstance(part, str) and (part in {"str", "constrained-str", "float", "int", "bool", "none"} or part.startswith("function-"))
 
 
 def _pair_conflicts(mappings: list[LoadedMapping]) -> list[Problem]:
+    """One page per source API: a second file for the same source API is an error."""
     problems = []
     first_by_source: dict[str, LoadedMapping] = {}
     for loaded in mappings:
         api = loaded.mapping.source.api
-        if api in first_by_source:
-            other = first_by_source[api]
-            pair = f"{api} -> {loaded.mapping.target.api if loaded.mapping.target else '(none)'}"
-            same_pair = other.mapping.target == loaded.mapping.target or (
-                other.mapping.target and loaded.mapping.target and other.mapping.target.api == loaded.mapping.target.api)
-            what = f"two files map {pair}" if same_pair else f"two files map {api} (one page per source API)"
-            problems.append(Problem(loaded.path, loaded.line_of("source", "api"), 1, "source.api", f"{what}: also in {other.path}"))
-        else:
-            first_by_source[api] = loaded
+        other = first_by_source.setdefault(api, loaded)
+        if other is loaded:
+            continue
+        target, other_target = _target_api(loaded), _target_api(other)
+        what = f"two files map {api} -> {target}" if target == other_target else f"two files map {api} (one page per source API)"
+        line, column = loaded.position_of("source", "api")
+        problems.append(Problem(loaded.path, line, column, "source.api", f"{what}: also in {other.path}"))
     return problems
+
+
+def _target_api(loaded: LoadedMapping) -> str:
+    return loaded.mapping.target.api if loaded.mapping.target else "(no counterpart)"

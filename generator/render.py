@@ -19,7 +19,8 @@ from .frameworks import FRAMEWORKS, framework_of
 from .loader import LoadedMapping
 from .schema import ApiSide, Example, Mapping, Status, field_reference, numbered_rows
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
@@ -171,6 +172,14 @@ def provenance_of(mapping: Mapping, runs: dict[int, object], device: str) -> Pro
     return provenance if provenance.versions else None
 
 
+def _shown_path(path: Path) -> str:
+    """The mapping's path as a reader of the repository knows it."""
+    for base in (Path.cwd(), ROOT):
+        if path.resolve().is_relative_to(base):
+            return path.resolve().relative_to(base).as_posix()
+    return path.name
+
+
 class Renderer:
     def __init__(self, templates: Path = TEMPLATES):
         self.env = jinja2.Environment(
@@ -202,7 +211,7 @@ class Renderer:
             numbered=len(examples) > 1,
             status=mapping.status,
             provenance=provenance.describe() if provenance else None,
-            yaml_path=loaded.path.as_posix(),
+            yaml_path=_shown_path(loaded.path),
         )
 
     def overview(self, mappings: list[LoadedMapping]) -> str:

@@ -1,0 +1,1 @@
+"""pytest plugin: collects mapping YAML files as test items (see issue 4)."""

@@ -1,0 +1,55 @@
+"""Shared fixtures: the repository's paths and small mapping files written on the fly."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+VALID_MAPPING = """\
+source:
+  api: torch.nn.L1Loss
+  kind: class
+  signature: class torch.nn.L1Loss(size_average=None, reduce=None, reduction='mean')(input, target)
+  summary: Mean absolute error.
+target:
+  api: mindspore.nn.L1Loss
+  kind: class
+  signature: class mindspore.nn.L1Loss(reduction='mean')(logits, labels)
+  summary: The same loss.
+status: names-differ
+differences:
+  - {category: Parameters, source: reduction, target: reduction}
+  - {category: Inputs, source: input, target: logits, note: Same function.}
+examples:
+  - note: Both compute the same value.
+    same_values: true
+    source: |
+      print(1 + 1)
+    target: |
+      print(2)
+"""
+
+
+def write_mapping(folder: Path, relative: str, text: str = VALID_MAPPING) -> Path:
+    path = folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mapping_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "mappings"
+    write_mapping(folder, "torch.nn/L1Loss.yaml")
+    return folder
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable

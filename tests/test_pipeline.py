@@ -1,0 +1,72 @@
+"""All-or-nothing generation: a failed build leaves no partial or stale page behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.pipeline import GenerationError, Options, generate
+from generator.schema import json_schema_text
+
+from .conftest import ROOT, VALID_MAPPING, write_mapping
+from .site_build import build_site
+
+NO_RUN = Options(execute=False, cache_path=None)
+
+
+def test_generate_writes_pages_and_keeps_unchanged_ones(mapping_dir: Path, tmp_path: Path):
+    output = tmp_path / "api"
+    first = generate([mapping_dir], output, NO_RUN)
+    page = output / "torch.nn" / "L1Loss.md"
+    assert page in first.written and (output / "index.md") in first.written
+    second = generate([mapping_dir], output, NO_RUN)
+    assert second.written == [] and page in second.unchanged
+
+
+def test_removed_mapping_removes_its_page(mapping_dir: Path, tmp_path: Path):
+    output = tmp_path / "api"
+    write_mapping(mapping_dir, "torch.nn/MSELoss.yaml", VALID_MAPPING.replace("L1Loss", "MSELoss"))
+    generate([mapping_dir], output, NO_RUN)
+    assert (output / "torch.nn" / "MSELoss.md").is_file()
+    (mapping_dir / "torch.nn" / "MSELoss.yaml").unlink()
+    result = generate([mapping_dir], output, NO_RUN)
+    assert result.removed == [output / "torch.nn" / "MSELoss.md"]
+    assert not (output / "torch.nn" / "MSELoss.md").exists()
+
+
+def test_failed_generation_leaves_no_page(mapping_dir: Path, tmp_path: Path):
+    output = tmp_path / "api"
+    generate([mapping_dir], output, NO_RUN)
+    write_mapping(mapping_dir, "torch.nn/Broken.yaml", "source: {api: torch.nn.Broken}\n")
+    with pytest.raises(GenerationError, match=r"Broken.yaml:1:1: source.kind: required field is missing"):
+        generate([mapping_dir], output, NO_RUN)
+    assert not output.exists()
+
+
+def test_failed_sphinx_build_removes_generated_sources_and_their_html(mapping_dir: Path, tmp_path: Path):
+    status, source, html = build_site(tmp_path, "mapping_execute=0", mappings=mapping_dir)
+    assert status == 0
+    page = html / "docs" / "api" / "torch.nn" / "L1Loss.html"
+    assert page.is_file()
+    (mapping_dir / "torch.nn" / "L1Loss.yaml").write_text(VALID_MAPPING.replace("kind: class", "kind: klass", 1))
+    status, _, _ = build_site(tmp_path, "mapping_execute=0", mappings=mapping_dir)
+    assert status != 0
+    assert not (source / "docs" / "api").exists()
+    assert not page.exists()
+
+
+def test_json_schema_file_is_current():
+    assert (ROOT / "schema" / "mapping.schema.json").read_text(encoding="utf-8") == json_schema_text(), (
+        "schema/mapping.schema.json is stale: run `python -m generator schema`"
+    )
+    completed = subprocess.run([sys.executable, "-m", "generator", "schema", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_mapping_files_point_editors_at_the_schema():
+    for path in (ROOT / "mappings").rglob("*.yaml"):
+        first_line = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first_line == "# yaml-language-server: $schema=../../schema/mapping.schema.json", path
