@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .coverage import DEFAULT_MODULES, coverage
 from .loader import LoadedMapping, Problem, load_mappings
 from .render import render_site
 
@@ -40,6 +41,7 @@ class Options:
     progress: bool = True
     execute: bool = True
     report: Path | None = None
+    coverage_modules: tuple[str, ...] = DEFAULT_MODULES
 
 
 @dataclass
@@ -83,7 +85,7 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
     try:
         mappings = load_or_fail(paths or [DEFAULT_MAPPINGS])
         runs = execute(mappings, options)
-        pages = render_site(mappings, runs, options.device)
+        pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules))
     except BaseException:
         remove_generated(output)
         raise

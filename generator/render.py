@@ -226,15 +226,21 @@ class Renderer:
     def status_table(self) -> str:
         return self.env.get_template("statuses.md.j2").render(statuses=list(Status))
 
+    def coverage(self, modules: list) -> str:
+        return self.env.get_template("coverage.md.j2").render(modules=modules)
+
     def field_reference(self) -> str:
         return self.env.get_template("fields.md.j2").render(fields=field_reference())
 
 
-def render_site(mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu") -> dict[str, str]:
+def render_site(
+    mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu", coverage: list | None = None
+) -> dict[str, str]:
     """Every generated page, keyed by its path relative to the generated folder."""
     renderer = Renderer()
     pages = {
         "index.md": renderer.overview(mappings),
+        "coverage.md": renderer.coverage(coverage or []),
         "_statuses.md": renderer.status_table(),
         "_fields.md": renderer.field_reference(),
     }

@@ -12,6 +12,7 @@ Configuration (``conf.py`` or ``-D name=value``):
   mapping_force    ignore the output cache (default False)
   mapping_cache    sqlite cache file (relative to conf.py), default ".cache/outputs.sqlite"
   mapping_report   write a JSON execution report to this file, default "" = none
+  mapping_coverage_modules  source modules listed on the Coverage page
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 from . import __version__
+from .coverage import DEFAULT_MODULES
 from .pipeline import GenerationError, Options, generate
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ def generate_pages(app: Sphinx) -> None:
         progress=True,
         execute=bool(config.mapping_execute),
         report=_resolve(app, config.mapping_report) if config.mapping_report else None,
+        coverage_modules=tuple(config.mapping_coverage_modules),
     )
     before = sorted(output.rglob("*.md")) if output.is_dir() else []
     logger.info("[mappings] generating pages into %s", output)
@@ -99,6 +102,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("mapping_force", False, "", bool)
     app.add_config_value("mapping_cache", ".cache/outputs.sqlite", "", str)
     app.add_config_value("mapping_report", "", "", str)
+    app.add_config_value("mapping_coverage_modules", list(DEFAULT_MODULES), "env", list)
     app.connect("builder-inited", generate_pages)
     app.connect("build-finished", redirect_to_root_doc)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -134,3 +134,13 @@ def test_seed_page_carries_the_seed_table_signatures_and_links(site: Path, seed:
     link_texts = {a.get_text(strip=True): a["href"] for a in page.select("article a.reference.external")}
     for api in seed_links(text):
         assert api in link_texts and link_texts[api].startswith("https://"), api
+
+
+def test_coverage_page_shows_each_module_and_its_missing_names(site: Path):
+    page = soup(site / "docs" / "api" / "coverage.html")
+    rows = {cells[0]: cells for cells in ([td.get_text(strip=True) for td in tr.select("td")] for tr in page.select("article table tr")) if cells}
+    assert set(rows) == {"torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.optim"}
+    mapped_nn = {loaded.mapping.name for loaded in repository_mappings() if loaded.mapping.source_module == "torch.nn"}
+    assert rows["torch.nn"][2] == str(len(mapped_nn))
+    missing_text = page.get_text()
+    assert "AdaptiveAvgPool1d" in missing_text
