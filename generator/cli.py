@@ -35,15 +35,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    options = Options(
-        device=args.device,
-        jobs=args.jobs,
-        force=args.force,
-        cache_path=None if args.no_cache else args.cache,
-        progress=not args.quiet,
-        report=args.report,
-    )
-    generated = generate(_mapping_paths(args), args.output, options)
+    generated = generate(_mapping_paths(args), args.output, _execution_options(args))
     summary = summarize(generated.runs)
     print(
         f"{len(generated.mappings)} mappings, {summary['snippets']} snippets: {summary['ok']} ran, "
@@ -63,6 +55,30 @@ def summarize(runs: dict) -> dict[str, int]:
         "failed": sum(result.status != "ok" for result in results),
         "cached": sum(bool(result.cached) for result in results),
     }
+
+
+def _execution_options(args: argparse.Namespace) -> Options:
+    return Options(
+        device=args.device,
+        jobs=args.jobs,
+        force=args.force,
+        cache_path=None if args.no_cache else args.cache,
+        progress=not args.quiet,
+        report=args.report,
+    )
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import github_annotations, human_summary, junit_xml, verify
+
+    result = verify(_mapping_paths(args), _execution_options(args), args.shard, docs=ROOT / "docs")
+    print(human_summary(result.findings, result.checked))
+    if args.github and result.findings:
+        print(github_annotations(result.findings))
+    if args.junit:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_text(junit_xml(result.findings, result.passed), encoding="utf-8")
+    return 0 if result.ok else 1
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -113,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"folder for the generated pages (default: {_shown(DEFAULT_OUTPUT)})")
     run.set_defaults(handler=cmd_run)
 
+    verify = commands.add_parser("verify", help="CI gate: examples, agreement, signature drift, APIs, links")
+    mappings_option(verify, positional=True)
+    execution_options(verify)
+    verify.add_argument("--shard", type=_shard, default=(1, 1), metavar="I/N",
+                        help="check only shard I of N (deterministic split of the mappings)")
+    verify.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML for CI dashboards")
+    verify.add_argument("--github", action="store_true", help="print GitHub workflow annotations")
+    verify.set_defaults(handler=cmd_verify)
+
     schema = commands.add_parser("schema", help="write the JSON Schema that editors use for mapping files")
     schema.add_argument("--file", type=Path, default=SCHEMA_FILE, help=f"(default: {_shown(SCHEMA_FILE)})")
     schema.add_argument("--check", action="store_true", help="fail if the file is out of date")
@@ -125,6 +150,15 @@ def _shown(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from .verify import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urldefrag
 
@@ -27,7 +30,7 @@ SEED_PAGES = {
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    status, _, html = build_site(tmp_path_factory.mktemp("site"), "mapping_execute=0")
+    status, _, html = build_site(tmp_path_factory.mktemp("site"))
     assert status == 0, "sphinx-build failed"
     return html
 
@@ -144,3 +147,37 @@ def test_coverage_page_shows_each_module_and_its_missing_names(site: Path):
     assert rows["torch.nn"][2] == str(len(mapped_nn))
     missing_text = page.get_text()
     assert "AdaptiveAvgPool1d" in missing_text
+
+
+def run_alone(code: str) -> subprocess.CompletedProcess:
+    """Run a snippet in a fresh interpreter, independent of the generator's executor."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=tempfile.gettempdir())
+
+
+def example_block(page: BeautifulSoup, number: int) -> str:
+    return page.select("article div.highlight-python pre")[number - 1].get_text()
+
+
+@pytest.mark.parametrize("page_path", ["torch.nn/CosineEmbeddingLoss", "torch.nn/CrossEntropyLoss"])
+def test_seed_pages_show_what_the_frameworks_print_after_the_print(site: Path, page_path: str):
+    (loaded,) = [item for item in repository_mappings() if item.mapping.page_path == page_path]
+    block = example_block(soup(site / "docs" / "api" / f"{page_path}.html"), 1)
+    for code in (loaded.mapping.examples[0].source, loaded.mapping.examples[0].target):
+        completed = run_alone(code)
+        assert completed.returncode == 0, completed.stderr
+        last_line = code.rstrip().splitlines()[-1]
+        assert last_line.startswith("print(")
+        printed = "\n".join(f"# {line}".rstrip() for line in completed.stdout.rstrip("\n").splitlines())
+        assert f"{last_line}\n{printed}\n" in block + "\n"
+
+
+def test_soft_margin_loss_page_shows_the_missing_cpu_kernel(site: Path):
+    page = soup(site / "docs" / "api" / "torch.nn.functional" / "soft_margin_loss.html")
+    (loaded,) = [item for item in repository_mappings() if item.mapping.page_path == "torch.nn.functional/soft_margin_loss"]
+    completed = run_alone(loaded.mapping.examples[0].target)
+    assert "The kernel SoftMarginLoss unregistered" in completed.stderr  # the fact the page must show
+    block = example_block(page, 1)
+    assert "output = loss(logits, labels)\n# RuntimeError: The kernel SoftMarginLoss unregistered." in block
+    note = " ".join(page.select_one("article div.admonition").get_text().split())
+    assert "This example does not run on CPU with MindSpore 2.10.0: RuntimeError: The kernel SoftMarginLoss unregistered." in note
