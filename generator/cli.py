@@ -65,6 +65,7 @@ def _execution_options(args: argparse.Namespace) -> Options:
         cache_path=None if args.no_cache else args.cache,
         progress=not args.quiet,
         report=args.report,
+        matrix=getattr(args, "matrix", None),
     )
 
 
@@ -79,6 +80,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_text(junit_xml(result.findings, result.passed), encoding="utf-8")
     return 0 if result.ok else 1
+
+
+def cmd_merge_reports(args: argparse.Namespace) -> int:
+    from .reports import ReportError, write_merged
+
+    try:
+        matrix = write_merged(args.reports, args.out)
+    except ReportError as error:
+        print(error, file=sys.stderr)
+        return 1
+    examples = sum(len(examples) for examples in matrix["mappings"].values())
+    print(f"Merged {len(args.reports)} reports: {len(matrix['devices'])} devices "
+          f"({', '.join(matrix['devices'])}), {examples} examples -> {args.out}")
+    return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -127,7 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     execution_options(run)
     run.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                      help=f"folder for the generated pages (default: {_shown(DEFAULT_OUTPUT)})")
+    run.add_argument("--matrix", type=Path, metavar="FILE", help="merged device reports to show on the pages")
     run.set_defaults(handler=cmd_run)
+
+    merge = commands.add_parser("merge-reports", help="merge run reports of several devices into a support matrix")
+    merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="JSON reports from run/verify --report")
+    merge.add_argument("--out", type=Path, required=True, metavar="FILE", help="merged matrix (JSON)")
+    merge.set_defaults(handler=cmd_merge_reports)
 
     verify = commands.add_parser("verify", help="CI gate: examples, agreement, signature drift, APIs, links")
     mappings_option(verify, positional=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from .coverage import DEFAULT_MODULES, coverage
 from .loader import LoadedMapping, Problem, load_mappings
 from .render import render_site
+from .reports import ReportError, read_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAPPINGS = ROOT / "mappings"
@@ -42,6 +43,7 @@ class Options:
     execute: bool = True
     report: Path | None = None
     coverage_modules: tuple[str, ...] = DEFAULT_MODULES
+    matrix: Path | None = None  # merged device reports (``merge-reports``) shown on the pages
 
 
 @dataclass
@@ -85,7 +87,11 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
     try:
         mappings = load_or_fail(paths or [DEFAULT_MAPPINGS])
         runs = execute(mappings, options)
-        pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules))
+        matrix = read_matrix(options.matrix)
+        pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix)
+    except ReportError as error:
+        remove_generated(output)
+        raise GenerationError(str(error)) from None
     except BaseException:
         remove_generated(output)
         raise

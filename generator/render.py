@@ -17,6 +17,7 @@ import jinja2
 
 from .frameworks import FRAMEWORKS, framework_of
 from .loader import LoadedMapping
+from .reports import example_matrix
 from .schema import ApiSide, Example, Mapping, Status, field_reference, numbered_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,9 +125,17 @@ class ExampleView:
     sides: list[SideView]
     verdict: str | None
     verdict_detail: str
+    matrix: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def example_view(number: int, example: Example, mapping: Mapping, run, device: str) -> ExampleView:
+def matrix_cell(cell: dict | None) -> str:
+    if cell is None:
+        return "\\-"
+    version = f" ({cell['version']})" if cell.get("version") else ""
+    return escape_cell(f"failed: {cell['error']}{version}" if cell.get("error") else f"ran{version}")
+
+
+def example_view(number: int, example: Example, mapping: Mapping, run, device: str, matrix: dict | None = None) -> ExampleView:
     sides = []
     for side in ("source", "target"):
         code = example.code(side)
@@ -155,6 +164,8 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
         sides=sides,
         verdict=comparison.verdict if comparison is not None and example.same_values else None,
         verdict_detail=escape_text(comparison.detail) if comparison is not None else "",
+        matrix=[(escape_cell(row_device.upper()), matrix_cell(source), matrix_cell(target))
+                for row_device, source, target in example_matrix(matrix or {}, mapping.source.api, number)],
     )
 
 
@@ -192,11 +203,12 @@ class Renderer:
         )
         self.env.filters.update(text=escape_text, cell=escape_cell, paragraphs=paragraphs, fence=fence)
 
-    def page(self, loaded: LoadedMapping, runs: dict[int, object] | None = None, device: str = "cpu") -> str:
+    def page(self, loaded: LoadedMapping, runs: dict[int, object] | None = None, device: str = "cpu",
+             matrix: dict | None = None) -> str:
         mapping = loaded.mapping
         runs = runs or {}
         examples = [
-            example_view(index + 1, example, mapping, runs.get(index), device)
+            example_view(index + 1, example, mapping, runs.get(index), device, matrix)
             for index, example in enumerate(mapping.examples)
         ]
         provenance = provenance_of(mapping, runs, device)
@@ -234,7 +246,8 @@ class Renderer:
 
 
 def render_site(
-    mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu", coverage: list | None = None
+    mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu",
+    coverage: list | None = None, matrix: dict | None = None,
 ) -> dict[str, str]:
     """Every generated page, keyed by its path relative to the generated folder."""
     renderer = Renderer()
@@ -247,6 +260,6 @@ def render_site(
     for loaded in mappings:
         api = loaded.mapping.source.api
         page_runs = {index: runs[(api, index)] for index in range(len(loaded.mapping.examples)) if (api, index) in runs}
-        pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device)
+        pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device, matrix)
     return pages
 

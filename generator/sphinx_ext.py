@@ -13,6 +13,7 @@ Configuration (``conf.py`` or ``-D name=value``):
   mapping_cache    sqlite cache file (relative to conf.py), default ".cache/outputs.sqlite"
   mapping_report   write a JSON execution report to this file, default "" = none
   mapping_coverage_modules  source modules listed on the Coverage page
+  mapping_matrix   merged device reports (``merge-reports``) to show per example, default "" = none
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def generate_pages(app: Sphinx) -> None:
         execute=bool(config.mapping_execute),
         report=_resolve(app, config.mapping_report) if config.mapping_report else None,
         coverage_modules=tuple(config.mapping_coverage_modules),
+        matrix=_resolve(app, config.mapping_matrix) if config.mapping_matrix else None,
     )
     before = sorted(output.rglob("*.md")) if output.is_dir() else []
     logger.info("[mappings] generating pages into %s", output)
@@ -102,6 +104,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("mapping_force", False, "", bool)
     app.add_config_value("mapping_cache", ".cache/outputs.sqlite", "", str)
     app.add_config_value("mapping_report", "", "", str)
+    app.add_config_value("mapping_matrix", "", "env", str)
     app.add_config_value("mapping_coverage_modules", list(DEFAULT_MODULES), "env", list)
     app.connect("builder-inited", generate_pages)
     app.connect("build-finished", redirect_to_root_doc)

@@ -1,0 +1,889 @@
+"""``python -m generator import PAGE...``: turn hand-written difference pages into mapping YAML.
+
+The pages are Markdown in the form the MindSpore documentation used, in English or Chinese:
+
+    # Differences with torch.X            (also "Function Differences with", "与torch.X的差异",
+                                           "比较与torch.X的功能差异")
+    ## torch.X                            a ```text or ```python block with the signature,
+                                          then "For more information, see [torch.X](url)"
+    ## mindspore.Y                        the same for the counterpart ("更多内容详见[..](url)")
+    ## Differences                        "PyTorch: ..." and "MindSpore: ..." paragraphs, then the
+                                          table: Categories | Subcategories | PyTorch | MindSpore |
+                                          Difference (or 分类 | 子类 | PyTorch | MindSpore | 差异)
+    ### Code Example 1                    "> note", then a ```python block with a "# PyTorch" half
+                                          and a "# MindSpore" half, or one block per side
+
+What the importer decides for the contributor, and warns about so they can check it:
+
+* ``status`` is guessed from the table: every row without a note -> ``consistent``; every note
+  a "different parameter names" note -> ``names-differ``; anything else -> ``parameters-differ``.
+  Rows for parameters that PyTorch deprecated and MindSpore lacks do not count against
+  ``consistent`` or ``names-differ`` (the status criteria allow them). A differently named
+  API turns ``consistent`` into ``names-differ``.
+* Comment lines right after a ``print(...)`` are the page's copy of the output: they are
+  dropped, since outputs come from running the code. Comments that read like prose are
+  dropped too but named in a warning.
+* ``same_values`` is set only when both sides have code and either the example's note says
+  the APIs do the same ("achieve the same function", "same usage", "功能一致", "用法相同", ...,
+  without a "but"/"differ"/"但"/"不同") or both sides' dropped outputs are equal (as text, or
+  as numbers within the default tolerance). When the note says so but the page's numbers
+  differ, the tolerance is widened to cover them (with a warning); when they differ by more
+  than 1%, ``same_values`` is left off (with a warning).
+
+Whatever the importer does not understand becomes a warning with its line; the rest of the
+page is still imported. A page that cannot give a valid mapping gets a warning and no file.
+Existing files are never overwritten.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from .frameworks import FRAMEWORKS, framework_of
+from .loader import load_file
+from .scaffold import dump_mapping, find_mapping_of, flow, mapping_path
+from .schema import Mapping
+
+PAGE_SUFFIXES = (".md", ".markdown", ".txt")
+
+
+@dataclass(frozen=True)
+class ImportWarning:  # noqa: A001 - the name the CLI and the docs use; shadows the builtin here only
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass
+class ImportResult:
+    written: list[Path] = field(default_factory=list)
+    warnings: list[ImportWarning] = field(default_factory=list)
+
+
+def import_pages(paths: list[Path], out_dir: Path) -> ImportResult:
+    """Import every page in ``paths`` (files, or folders searched for .md/.txt) into ``out_dir``."""
+    result = ImportResult()
+    out_dir = Path(out_dir)
+    for page in _page_files([Path(path) for path in paths], result):
+        page_warnings: list[ImportWarning] = []
+        try:
+            written = _import_page(page, out_dir, page_warnings)
+        except Exception as error:  # never let one page stop the others
+            page_warnings.append(ImportWarning(page, 1, f"internal error, page not imported: "
+                                                        f"{type(error).__name__}: {error}"))
+            written = None
+        result.warnings.extend(page_warnings)
+        if written is not None:
+            result.written.append(written)
+    return result
+
+
+def _page_files(paths: list[Path], result: ImportResult) -> list[Path]:
+    files = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PAGE_SUFFIXES)
+            if not found:
+                result.warnings.append(ImportWarning(path, 1, "no .md or .txt pages in this folder"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            result.warnings.append(ImportWarning(path, 1, "no such file"))
+    return files
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+@dataclass
+class _Block:
+    kind: str  # heading, code, table, quote, para
+    line: int
+    text: str = ""
+    level: int = 0  # heading level
+    info: str = ""  # code fence info string
+    closed: bool = True  # code fence closed
+    rows: list[tuple[int, list[str]]] = field(default_factory=list)  # table rows: (line, cells)
+
+
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
+_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _blocks(lines: list[str], warn) -> list[_Block]:
+    blocks: list[_Block] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        stripped = line.strip()
+        number = index + 1
+        fence = _FENCE.match(line)
+        if fence:
+            marker = fence.group(1)
+            body, index = [], index + 1
+            closed = False
+            suspect = None  # first line that looks like Markdown resuming: a missing closing fence?
+            while index < len(lines):
+                candidate = lines[index].strip()
+                if candidate.startswith(marker[0] * len(marker)) and not candidate.strip(marker[0]):
+                    closed = True
+                    break
+                if suspect is None and (_FENCE.match(lines[index]) and _FENCE.match(lines[index]).group(2)
+                                        or re.match(r"^#{2,6}\s+\S", lines[index])):
+                    suspect = len(body)
+                body.append(lines[index])
+                index += 1
+            if suspect is not None:
+                resume = index - len(body) + suspect
+                warn(number, f"code block opened here is not closed before line {resume + 1}, "
+                             "which looks like Markdown; the block ends there")
+                body, index, closed = body[:suspect], resume, False
+            elif not closed:
+                warn(number, "code block opened here is never closed; it runs to the end of the page")
+            else:
+                index += 1
+            blocks.append(_Block("code", number, "\n".join(body), info=fence.group(2).lower(), closed=closed))
+            continue
+        if not stripped:
+            index += 1
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            blocks.append(_Block("heading", number, heading.group(2).strip(), level=len(heading.group(1))))
+            index += 1
+            continue
+        if stripped.startswith("|") or ("|" in stripped and index + 1 < len(lines)
+                                        and "-" in lines[index + 1] and _TABLE_SEPARATOR.match(lines[index + 1])):
+            rows = []
+            while index < len(lines) and "|" in lines[index] and lines[index].strip():
+                rows.append((index + 1, _cells(lines[index])))
+                index += 1
+            blocks.append(_Block("table", number, rows=rows))
+            continue
+        if stripped.startswith(">"):
+            quoted = []
+            while index < len(lines) and lines[index].strip().startswith(">"):
+                quoted.append(re.sub(r"^\s*>+\s?", "", lines[index]))
+                index += 1
+            blocks.append(_Block("quote", number, "\n".join(quoted).strip()))
+            continue
+        paragraph = []
+        while index < len(lines):
+            current = lines[index]
+            if not current.strip() or _FENCE.match(current) or _HEADING.match(current) \
+                    or current.strip().startswith(("|", ">")):
+                break
+            paragraph.append(current.strip())
+            index += 1
+        blocks.append(_Block("para", number, "\n".join(paragraph)))
+    return blocks
+
+
+def _cells(line: str) -> list[str]:
+    text = line.strip()
+    if text.startswith("|"):
+        text = text[1:]
+    if text.endswith("|") and not text.endswith("\\|"):
+        text = text[:-1]
+    return [cell.replace("\\|", "|").strip() for cell in re.split(r"(?<!\\)\|", text)]
+
+
+# --------------------------------------------------------------------------- recognising text
+
+_KNOWN_ROOTS = "|".join(sorted(FRAMEWORKS))
+_API = rf"(?:{_KNOWN_ROOTS})(?:\.[A-Za-z_]\w*)+"
+_TITLE_PATTERNS = (
+    re.compile(rf"^(?:function\s+)?differences?\s+(?:with|from|between)\s+`?({_API})`?", re.IGNORECASE),
+    re.compile(rf"^(?:比较)?与\s*`?({_API})`?\s*的(?:功能)?差异"),
+)
+_API_HEADING = re.compile(rf"^(?:class\s+)?`?({_API})`?\s*(?:\(.*\))?\s*$")
+_ANY_API = re.compile(rf"\b({_API})\b")
+_DIFFERENCES = re.compile(r"^(?:(?:function|api|main)\s+)?differences?$|^(?:功能)?差异(?:对比|分析)?$", re.IGNORECASE)
+_EXAMPLE = re.compile(r"^(?:code\s+examples?|examples?|代码示例|代码样例|示例)\s*\d*\s*$", re.IGNORECASE)
+_MORE_INFO = re.compile(r"(?:for\s+more\s+(?:information|details),?\s+see|更多内容详见|详见)\s*"
+                        r"\[([^\]]*)\]\(\s*<?([^)\s>]*)>?\s*\)", re.IGNORECASE)
+_BADGE = re.compile(r"^\s*(?:<a\s[^>]*>\s*<img\s[^>]*>\s*</a>|\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\))\s*$", re.IGNORECASE)
+_SUMMARY = re.compile(r"^\s*(?:\*\*)?\s*(pytorch|torch|mindspore)\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*(.*)$",
+                      re.IGNORECASE | re.DOTALL)
+_URL = re.compile(r"^https?://\S+$")
+
+# Table header cells -> column roles.
+_COLUMNS = (
+    ("category", re.compile(r"^(categor(y|ies)|分类|类别)$", re.IGNORECASE)),
+    ("label", re.compile(r"^(sub-?categor(y|ies)|子类|子类别)$", re.IGNORECASE)),
+    ("source", re.compile(r"^(pytorch|torch)$", re.IGNORECASE)),
+    ("target", re.compile(r"^mindspore$", re.IGNORECASE)),
+    ("note", re.compile(r"^(differences?|差异|说明|description)$", re.IGNORECASE)),
+)
+# Row labels ("Parameter 3", "输入1", "Output") and category cells -> schema categories.
+_CATEGORIES = (
+    ("Parameters", re.compile(r"^(parameters?|参数)\s*(\d+)?$", re.IGNORECASE)),
+    ("Inputs", re.compile(r"^(inputs?|输入)\s*(\d+)?$", re.IGNORECASE)),
+    ("Outputs", re.compile(r"^(outputs?|输出|returns?|返回值?)\s*(\d+)?$", re.IGNORECASE)),
+)
+_ABSENT = {"", "-", "—", "–", "--", "/"}
+_DEPRECATED = re.compile(r"deprecat|废弃|弃用", re.IGNORECASE)
+_RENAMED = re.compile(r"different\s+(?:parameter\s+)?names?|names?\s+(?:are\s+)?differ|"
+                      r"(?:parameter\s+)?names?\s+(?:is|are)\s+different|参数名(?:称)?(?:不同|不一致)|名称不同|命名不同",
+                      re.IGNORECASE)
+_SAME = re.compile(r"achieve the same|same function|same usage|same functionality|"
+                   r"功能一致|功能相同|用法一致|用法相同|实现相同的功能|相同的功能", re.IGNORECASE)
+_CAVEAT = re.compile(r"\bbut\b|\bhowever\b|\bdiffer|\bexcept\b|但|不同|差异|区别", re.IGNORECASE)
+_SIDE_MARKER = re.compile(r"^\s*#+\s*(pytorch|torch|mindspore)(?:\s*(?:code|example|示例|代码))?\s*[:：]?\s*$",
+                          re.IGNORECASE)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+_PYTHON_INFO = {"", "python", "py", "python3", "pycon", "ipython"}
+
+_TOLERANCE = (1e-5, 1e-6)  # schema.Tolerance defaults: rtol, atol
+
+
+def _clean_cell(cell: str) -> str | None:
+    text = re.sub(r"<br\s*/?>", " ", cell, flags=re.IGNORECASE)
+    text = " ".join(text.split())
+    if text.startswith("`") and text.endswith("`") and len(text) > 1:
+        text = text.strip("`").strip()
+    return None if text in _ABSENT else text
+
+
+def _category_of(text: str) -> tuple[str | None, int | None]:
+    text = " ".join(text.replace("`", "").split())
+    for category, pattern in _CATEGORIES:
+        match = pattern.match(text)
+        if match:
+            return category, int(match.group(2)) if match.group(2) else None
+    return None, None
+
+
+# --------------------------------------------------------------------------- one page
+
+
+@dataclass
+class _ApiPart:
+    api: str
+    line: int
+    signature: str | None = None
+    signature_line: int = 0
+    url: str | None = None
+
+
+@dataclass
+class _ExampleDraft:
+    line: int
+    note: list[str] = field(default_factory=list)
+    source: str | None = None
+    target: str | None = None
+    source_outputs: list[str] = field(default_factory=list)
+    target_outputs: list[str] = field(default_factory=list)
+
+
+class _Page:
+    def __init__(self, path: Path, warnings: list[ImportWarning]):
+        self.path = path
+        self.warnings = warnings
+        self.title_api: str | None = None
+        self.title_line = 1
+        self.apis: list[_ApiPart] = []
+        self.summaries: dict[str, tuple[str, int]] = {}
+        self.rows: list[dict] = []
+        self.table_seen = False
+        self.table_line = 1
+        self.examples: list[_ExampleDraft] = []
+        self.sections: list[dict] = []
+
+    def warn(self, line: int, message: str) -> None:
+        self.warnings.append(ImportWarning(self.path, line, message))
+
+    # ---- reading
+
+    def read(self, blocks: list[_Block]) -> None:
+        context = "preamble"
+        api_part: _ApiPart | None = None
+        example: _ExampleDraft | None = None
+        pending_note: list[str] = []
+        section: dict | None = None
+
+        def close_example() -> None:
+            nonlocal example, pending_note
+            if pending_note:
+                self.warn(note_line, "note without a code block after it; not imported")
+            example, pending_note = None, []
+
+        note_line = 1
+        for block in blocks:
+            if block.kind == "heading":
+                if block.level == 1:
+                    self._title(block)
+                    continue
+                close_example()
+                section = None
+                kind = self._heading_kind(block)
+                if kind == "api":
+                    api_part = _ApiPart(_API_HEADING.match(block.text.replace("\\_", "_")).group(1), block.line)
+                    self.apis.append(api_part)
+                    context = "api"
+                elif kind == "differences":
+                    context = "differences"
+                elif kind == "example":
+                    context = "example"
+                    example = None
+                else:
+                    context = "section"
+                    section = {"title": block.text, "line": block.line, "text": [], "items": []}
+                    self.sections.append(section)
+                continue
+
+            if context == "preamble":
+                if block.kind == "para" and all(_BADGE.match(line) for line in block.text.splitlines()):
+                    continue
+                self.warn(block.line, f"{_what(block)} before the first section; not imported")
+            elif context == "api":
+                self._api_block(api_part, block)
+            elif context in ("differences", "example"):
+                if block.kind == "para" and context == "differences" and _SUMMARY.match(block.text):
+                    self._summary(block)
+                elif block.kind == "table" and context == "differences":
+                    self._table(block)
+                elif block.kind in ("quote", "para"):
+                    if context == "differences" and not self.examples and example is None and block.kind == "para":
+                        self.warn(block.line, "paragraph in the Differences section is not a "
+                                              "'PyTorch: ...' or 'MindSpore: ...' summary; not imported")
+                        continue
+                    if not pending_note:
+                        note_line = block.line
+                    pending_note.append(block.text)
+                elif block.kind == "code":
+                    example, pending_note = self._code(block, example, pending_note)
+                else:
+                    self.warn(block.line, f"{_what(block)} in a code example section; not imported")
+            elif context == "section":
+                self._section_block(section, block)
+        close_example()
+
+    def _title(self, block: _Block) -> None:
+        if self.title_api is not None:
+            self.warn(block.line, "second title; ignored")
+            return
+        text = block.text.replace("\\_", "_")
+        for pattern in _TITLE_PATTERNS:
+            match = pattern.match(text)
+            if match:
+                self.title_api, self.title_line = match.group(1), block.line
+                return
+        found = _ANY_API.search(text)
+        if found:
+            self.title_api, self.title_line = found.group(1), block.line
+            self.warn(block.line, f"title is not 'Differences with {found.group(1)}'; "
+                                  f"took {found.group(1)} as the source API")
+        else:
+            self.warn(block.line, "title names no PyTorch or MindSpore API; ignored")
+
+    def _heading_kind(self, block: _Block) -> str:
+        text = block.text.replace("\\_", "_").strip()
+        plain = text.strip("`* ").strip()
+        if _API_HEADING.match(text):
+            return "api"
+        if _DIFFERENCES.match(plain):
+            return "differences"
+        if _EXAMPLE.match(plain):
+            return "example"
+        return "section"
+
+    def _api_block(self, part: _ApiPart, block: _Block) -> None:
+        if block.kind == "code":
+            text = _strip_blank_lines(block.text)
+            if part.signature is None and text:
+                part.signature, part.signature_line = text, block.line
+            elif not text:
+                self.warn(block.line, f"empty code block under {part.api}; no signature in it")
+            else:
+                self.warn(block.line, f"second code block under {part.api}; only the first is the signature")
+            return
+        if block.kind == "para":
+            match = _MORE_INFO.search(block.text)
+            if match:
+                url = match.group(2)
+                if _URL.match(url):
+                    part.url = url
+                else:
+                    self.warn(block.line, f"link {url!r} is not an http(s) address; not imported")
+                return
+            if all(_BADGE.match(line) for line in block.text.splitlines()):
+                return
+        self.warn(block.line, f"{_what(block)} under {part.api} is neither its signature nor its link; not imported")
+
+    def _summary(self, block: _Block) -> None:
+        match = _SUMMARY.match(block.text)
+        side = "target" if match.group(1).lower() == "mindspore" else "source"
+        text = " ".join(match.group(2).split()).strip().strip("*").strip()
+        if not text:
+            self.warn(block.line, f"empty {match.group(1)} summary")
+        elif side in self.summaries:
+            self.warn(block.line, f"second {match.group(1)} summary; appended to the first")
+            first, line = self.summaries[side]
+            self.summaries[side] = (f"{first} {text}", line)
+        else:
+            self.summaries[side] = (text, block.line)
+
+    def _section_block(self, section: dict, block: _Block) -> None:
+        if block.kind in ("para", "quote"):
+            items = [line for line in block.text.splitlines()]
+            if block.kind == "para" and all(re.match(r"^([-*+]|\d+[.)])\s+", item) for item in items):
+                section["items"].extend(re.sub(r"^([-*+]|\d+[.)])\s+", "", item) for item in items)
+            else:
+                section["text"].append(block.text)
+        else:
+            self.warn(block.line, f"{_what(block)} in section '{section['title']}'; not imported")
+
+    # ---- the table
+
+    def _table(self, block: _Block) -> None:
+        if self.table_seen:
+            self.warn(block.line, "second differences table; its rows are appended to the first's")
+        self.table_seen = True
+        self.table_line = block.line
+        rows = block.rows
+        header_line, header = rows[0]
+        roles: dict[str, int] = {}
+        for index, cell in enumerate(header):
+            name = " ".join(cell.replace("*", "").split())
+            for role, pattern in _COLUMNS:
+                if pattern.match(name) and role not in roles:
+                    roles[role] = index
+                    break
+        if "source" not in roles or "target" not in roles or not ({"category", "label"} & roles.keys()):
+            self.warn(header_line, "table header is not 'Categories | Subcategories | PyTorch | MindSpore | "
+                                   "Difference'; table not imported")
+            return
+        if "note" not in roles:
+            self.warn(header_line, "table has no Difference column; rows are imported without notes")
+        data = rows[1:]
+        if data and _is_separator(data[0][1]):
+            data = data[1:]
+        else:
+            self.warn(header_line, "table has no '| --- |' line under its header")
+        if not data:
+            self.warn(header_line, "table has a header but no rows")
+        category = None
+        counters: dict[str, int] = {}
+        for line, cells in data:
+            if len(cells) != len(header):
+                self.warn(line, f"table row has {len(cells)} cells, the header has {len(header)}; row skipped")
+                continue
+            label_text = cells[roles["label"]] if "label" in roles else ""
+            category_text = cells[roles["category"]] if "category" in roles else ""
+            from_label, number = _category_of(label_text) if label_text.strip() else (None, None)
+            from_category, _ = _category_of(category_text) if category_text.strip() else (None, None)
+            row_category = from_label or from_category or category
+            unknown = [f"{what} {text.strip()!r}" for what, text, known in (
+                ("category", category_text, from_category), ("row label", label_text, from_label))
+                if text.strip() and known is None]
+            if unknown:
+                where = f"filed under {row_category}" if row_category else "row skipped"
+                self.warn(line, f"{' and '.join(unknown)} not understood (expected Parameters, Inputs, Outputs "
+                                f"/ 'Parameter N', 'Input N', 'Output'); {where}")
+            elif row_category is None:
+                self.warn(line, "row has no category (Parameters, Inputs or Outputs); row skipped")
+            if row_category is None:
+                continue
+            if from_label and from_category and from_label != from_category:
+                self.warn(line, f"row label {label_text.strip()!r} does not belong to category "
+                                f"{category_text.strip()!r}; filed under {from_label}")
+            category = from_category or row_category if category_text.strip() else row_category
+            source = _clean_cell(cells[roles["source"]])
+            target = _clean_cell(cells[roles["target"]])
+            note = _clean_cell(cells[roles["note"]]) if "note" in roles else None
+            if source is None and target is None:
+                self.warn(line, "row names no parameter on either side; row skipped")
+                continue
+            counters[row_category] = counters.get(row_category, 0) + 1
+            if number is not None and number != counters[row_category]:
+                self.warn(line, f"row says {label_text.strip()!r} but is number {counters[row_category]} of "
+                                f"its category; numbers follow the order of the rows")
+            row = {"category": row_category}
+            if source is not None:
+                row["source"] = source
+            if target is not None:
+                row["target"] = target
+            if note is not None:
+                row["note"] = note
+            row["_line"] = line
+            self.rows.append(row)
+
+    # ---- code examples
+
+    def _code(self, block: _Block, example: _ExampleDraft | None, note: list[str]):
+        if block.info not in _PYTHON_INFO:
+            self.warn(block.line, f"```{block.info} block in a code example; only Python code is imported")
+            return example, note
+        halves = self._halves(block)
+        for side, code, outputs in halves:
+            if example is None or getattr(example, side) is not None:
+                example = _ExampleDraft(block.line)
+                self.examples.append(example)
+            if note:
+                example.note.extend(note)
+                note = []
+            setattr(example, side, code)
+            getattr(example, f"{side}_outputs").extend(outputs)
+        return example, note
+
+    def _halves(self, block: _Block) -> list[tuple[str, str, list[str]]]:
+        lines = block.text.split("\n")
+        marks = [(index, "target" if m.group(1).lower() == "mindspore" else "source")
+                 for index, m in ((i, _SIDE_MARKER.match(line)) for i, line in enumerate(lines)) if m]
+        parts: list[tuple[str, int, list[str]]] = []
+        if not marks:
+            side = self._side_of(block.text)
+            if side is None:
+                self.warn(block.line, "code block has no '# PyTorch' / '# MindSpore' marker and imports "
+                                      "both or neither framework; not imported")
+                return []
+            parts.append((side, block.line + 1, lines))
+        else:
+            before = lines[:marks[0][0]]
+            if any(line.strip() for line in before):
+                self.warn(block.line + 1, "lines before the first '# PyTorch' / '# MindSpore' marker; not imported")
+            for number, (index, side) in enumerate(marks):
+                end = marks[number + 1][0] if number + 1 < len(marks) else len(lines)
+                parts.append((side, block.line + 2 + index, lines[index + 1:end]))
+        result = []
+        seen = set()
+        for side, first_line, part in parts:
+            code, outputs = self._drop_outputs(part, first_line)
+            if not code.strip():
+                self.warn(first_line, f"no {FRAMEWORKS['torch' if side == 'source' else 'mindspore'].display} "
+                                      f"code after its marker; not imported")
+                continue
+            if side in seen:
+                self.warn(first_line, "a second half for the same framework in one block; "
+                                      "it starts a new example")
+            seen.add(side)
+            result.append((side, code, outputs))
+        return result
+
+    @staticmethod
+    def _side_of(code: str) -> str | None:
+        torch = re.search(r"^\s*(import\s+torch|from\s+torch)\b", code, re.MULTILINE)
+        mindspore = re.search(r"^\s*(import\s+mindspore|from\s+mindspore)\b", code, re.MULTILINE)
+        if bool(torch) == bool(mindspore):
+            return None
+        return "source" if torch else "target"
+
+    def _drop_outputs(self, lines: list[str], first_line: int) -> tuple[str, list[str]]:
+        """Code without the output comments after each print(...), and those outputs."""
+        kept: list[str] = []
+        outputs: list[str] = []
+        index = 0
+        while index < len(lines):
+            line = lines[index]
+            kept.append(line)
+            index += 1
+            if not re.match(r"^\s*print\s*\(", line):
+                continue
+            depth = _paren_balance(line)
+            while depth > 0 and index < len(lines):
+                kept.append(lines[index])
+                depth += _paren_balance(lines[index])
+                index += 1
+            dropped = []
+            while index < len(lines) and lines[index].strip().startswith("#"):
+                dropped.append((first_line + index, lines[index].strip().lstrip("#").strip()))
+                index += 1
+            for number, text in dropped:
+                if _looks_like_prose(text):
+                    self.warn(number, f"comment after print(...) dropped as output, but it reads like prose: {text!r}")
+            if dropped:
+                outputs.append("\n".join(text for _, text in dropped))
+        code = _strip_blank_lines("\n".join(line.rstrip() for line in kept))
+        return (code + "\n" if code else ""), outputs
+
+    # ---- building the mapping
+
+    def mapping_data(self) -> dict | None:
+        source_part, target_part = self._parts()
+        if source_part is None:
+            return None
+        source_api = source_part.api
+        if target_part is None:
+            self.warn(self.title_line, f"no '## mindspore.…' section names the counterpart of {source_api}; "
+                                       "page not imported")
+            return None
+        data = {"source": self._side(source_part, "source"), "target": self._side(target_part, "target")}
+        data["status"] = self._status(source_part.api, target_part.api)
+        rows = [flow({key: value for key, value in row.items() if key != "_line"}) for row in self.rows]
+        if rows:
+            data["differences"] = rows
+        sections = []
+        for section in self.sections:
+            entry = {"title": section["title"]}
+            if section["text"]:
+                entry["text"] = "\n\n".join(section["text"])
+            if section["items"]:
+                entry["items"] = section["items"]
+            if len(entry) > 1:
+                sections.append(entry)
+            else:
+                self.warn(section["line"], f"section '{section['title']}' has no text; not imported")
+        if sections:
+            data["sections"] = sections
+        examples = [self._example(draft) for draft in self.examples]
+        if examples:
+            data["examples"] = examples
+        else:
+            self.warn(self.title_line, "no code example found")
+        return data
+
+    def _parts(self) -> tuple[_ApiPart | None, _ApiPart | None]:
+        if self.title_api is None and not self.apis:
+            self.warn(1, "no title ('# Differences with torch.…') and no API sections; page not imported")
+            return None, None
+        source_api = self.title_api
+        if source_api is None:
+            source_api = self.apis[0].api
+            self.warn(1, f"no title ('# Differences with torch.…'); took {source_api} from the first API section")
+        framework = framework_of(source_api)
+        same = [part for part in self.apis if framework_of(part.api) == framework]
+        others = [part for part in self.apis if framework_of(part.api) != framework]
+        if not same:
+            self.warn(self.title_line, f"no '## {source_api}' section with its signature")
+            source_part = _ApiPart(source_api, self.title_line)
+        else:
+            source_part = next((part for part in same if part.api == source_api), same[0])
+            if source_part.api != source_api:
+                self.warn(source_part.line, f"section '## {source_part.api}' differs from the title's "
+                                            f"{source_api}; the title's name is used")
+                source_part = _ApiPart(source_api, source_part.line, source_part.signature,
+                                       source_part.signature_line, source_part.url)
+        for part in same + others[1:]:
+            if part is not source_part and part.api != source_part.api:
+                self.warn(part.line, f"section '## {part.api}': a page maps one API to one counterpart; "
+                                     "not imported")
+        return source_part, (others[0] if others else None)
+
+    def _side(self, part: _ApiPart, role: str) -> dict:
+        display = FRAMEWORKS[framework_of(part.api).key].display
+        signature = part.signature
+        if signature is None:
+            self.warn(part.line, f"no signature block for {part.api}; a TODO placeholder is written instead")
+            signature = f"TODO: the signature of {part.api}"
+        kind = _kind(part.api, signature)
+        summary, _ = self.summaries.get(role, (None, 0))
+        if summary is None:
+            self.warn(part.line, f"no '{display}: …' summary after the Differences heading; "
+                                 "a TODO placeholder is written instead")
+            summary = f"TODO: say what {part.api} does." if role == "source" else \
+                f"TODO: say how {part.api} compares."
+        side = {"api": part.api, "kind": kind, "signature": signature, "summary": summary}
+        if part.url:
+            side["url"] = part.url
+        return side
+
+    def _status(self, source_api: str, target_api: str) -> str:
+        if not self.table_seen:
+            self.warn(self.title_line, "no differences table; status set to parameters-differ as a guess")
+            return "parameters-differ"
+        verdicts = []
+        for row in self.rows:
+            note = row.get("note")
+            both = "source" in row and "target" in row
+            if note is None:
+                verdicts.append("same" if both else "differs")
+            elif _DEPRECATED.search(note) and "target" not in row:
+                verdicts.append("same")
+            elif both and _RENAMED.search(note):
+                verdicts.append("renamed")
+            else:
+                verdicts.append("differs")
+        same_name = source_api.rsplit(".", 1)[1] == target_api.rsplit(".", 1)[1]
+        if all(verdict == "same" for verdict in verdicts) and same_name:
+            status = "consistent"
+        elif all(verdict in ("same", "renamed") for verdict in verdicts):
+            status = "names-differ"
+        else:
+            status = "parameters-differ"
+        self.warn(self.table_line, f"status guessed as {status} from the table; check it")
+        return status
+
+    def _example(self, draft: _ExampleDraft) -> dict:
+        example: dict = {}
+        note = " ".join(" ".join(part.split()) for part in draft.note).strip() or None
+        if note:
+            example["note"] = note
+        if draft.source:
+            example["source"] = draft.source
+        if draft.target:
+            example["target"] = draft.target
+        if draft.source and draft.target:
+            same, tolerance = self._same_values(draft, note)
+            if same:
+                example["same_values"] = True
+            if tolerance:
+                example["tolerance"] = tolerance
+        return example
+
+    def _same_values(self, draft: _ExampleDraft, note: str | None) -> tuple[bool, dict | None]:
+        said_same = bool(note and _SAME.search(note) and not _CAVEAT.search(note))
+        left = "\n".join(draft.source_outputs)
+        right = "\n".join(draft.target_outputs)
+        if not left or not right:
+            return said_same, None
+        if " ".join(left.split()) == " ".join(right.split()):
+            return True, None
+        left_numbers, right_numbers = _numbers(left), _numbers(right)
+        if not left_numbers or len(left_numbers) != len(right_numbers):
+            return said_same, None
+        needed = _rtol_needed(left_numbers, right_numbers)
+        if needed <= _TOLERANCE[0]:
+            return True, None
+        if not said_same:
+            return False, None
+        if needed > 1e-2:
+            self.warn(draft.line, "the note says both APIs do the same, but the outputs on the page differ by "
+                                  f"{needed:.1e} (relative); same_values left off")
+            return False, None
+        rtol = 10.0 ** math.ceil(math.log10(needed))
+        self.warn(draft.line, f"the outputs on the page differ by {needed:.1e} (relative); "
+                              f"tolerance rtol={rtol:g} set for same_values, check it")
+        return True, {"rtol": rtol}
+
+
+def _is_separator(cells: list[str]) -> bool:
+    filled = [cell.strip() for cell in cells if cell.strip()]
+    return bool(filled) and all(re.fullmatch(r":?-+:?", cell) for cell in filled)
+
+
+def _what(block: _Block) -> str:
+    return {"code": "code block", "table": "table", "quote": "quote", "para": "paragraph"}.get(block.kind, block.kind)
+
+
+def _kind(api: str, signature: str) -> str:
+    if re.match(r"^\s*class\s", signature):
+        return "class"
+    if ".Tensor." in api:
+        return "method"
+    return "function"
+
+
+def _strip_blank_lines(text: str) -> str:
+    lines = text.split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _paren_balance(line: str) -> int:
+    depth, quote = 0, None
+    for index, char in enumerate(line):
+        if quote:
+            if char == quote and line[index - 1] != "\\":
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "#":
+            break
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+    return depth
+
+
+def _looks_like_prose(text: str) -> bool:
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    return len(words) >= 3 and not re.search(r"[\d\[\]()=]", text) or bool(re.search(r"[\u4e00-\u9fff]", text))
+
+
+def _numbers(text: str) -> list[float]:
+    values = []
+    for match in _NUMBER.findall(text):
+        try:
+            values.append(float(match))
+        except ValueError:
+            continue
+    return values
+
+
+def _rtol_needed(left: list[float], right: list[float]) -> float:
+    """Smallest rtol that numpy.isclose(left, right, rtol, atol=default) would accept."""
+    needed = 0.0
+    for a, b in zip(left, right):
+        gap = abs(a - b) - _TOLERANCE[1]
+        if gap <= 0:
+            continue
+        needed = max(needed, gap / abs(b) if b else math.inf)
+    return needed
+
+
+def _decode(path: Path, page: _Page) -> list[str] | None:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        page.warn(1, f"cannot read the page: {error}")
+        return None
+    if b"\x00" in data:
+        page.warn(data[:data.index(b"\x00")].count(b"\n") + 1, "binary data, not a Markdown page; not imported")
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        page.warn(data[:error.start].count(b"\n") + 1, f"not UTF-8 text ({error.reason}); page not imported")
+        return None
+    if not text.strip():
+        page.warn(1, "the page is empty; not imported")
+        return None
+    return text.splitlines()
+
+
+def _import_page(path: Path, out_dir: Path, warnings: list[ImportWarning]) -> Path | None:
+    page = _Page(path, warnings)
+    lines = _decode(path, page)
+    if lines is None:
+        return None
+    page.read(_blocks(lines, page.warn))
+    data = page.mapping_data()
+    if data is None:
+        return None
+    try:
+        Mapping.model_validate(data)
+    except ValidationError as error:
+        for item in error.errors():
+            where = ".".join(str(part) for part in item["loc"])
+            page.warn(page.title_line, f"the page gives no valid mapping ({where}: {item['msg']}); not imported")
+        return None
+    target = mapping_path(data["source"]["api"], out_dir)
+    if target.exists():
+        page.warn(page.title_line, f"{target} already exists; not overwritten")
+        return None
+    existing = find_mapping_of(data["source"]["api"], out_dir)
+    if existing is not None:
+        page.warn(page.title_line, f"{data['source']['api']} is already mapped in {existing} "
+                                   "(one page per source API); not imported")
+        return None
+    text = dump_mapping(data, [f"Imported from {path.name}; check what the importer's warnings name."])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with target.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        page.warn(page.title_line, f"{target} already exists; not overwritten")
+        return None
+    loaded, problems = load_file(target)
+    if problems:
+        target.unlink()
+        for problem in problems:
+            page.warn(page.title_line, f"written mapping did not load ({problem.message}); removed")
+        return None
+    return target

@@ -1,0 +1,431 @@
+"""Look APIs up in the installed frameworks and read their signatures.
+
+Nothing here imports torch or MindSpore at module import time: ``resolve`` imports the one
+package an API name needs, the first time it is asked for. Used by the scaffolder
+(``python -m generator new``) and meant for a signature-drift check as well, so every function
+works on any dotted name and never raises on an object whose signature cannot be read.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import importlib
+import inspect
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import ModuleType
+
+from .frameworks import framework_of, installed_version
+
+#: Above this many characters the signature text is broken into one parameter per line.
+LINE_WIDTH = 100
+INDENT = "    "
+
+#: The method a class runs when it is called, by framework.
+_CALL_METHODS = {"torch": ("forward",), "mindspore": ("construct",)}
+
+POSITIONAL_ONLY = "POSITIONAL_ONLY"
+POSITIONAL_OR_KEYWORD = "POSITIONAL_OR_KEYWORD"
+VAR_POSITIONAL = "VAR_POSITIONAL"
+KEYWORD_ONLY = "KEYWORD_ONLY"
+VAR_KEYWORD = "VAR_KEYWORD"
+
+
+class ApiNotFound(LookupError):
+    """A dotted name that the installed framework does not have."""
+
+    def __init__(self, api: str, suggestions: list[str] | None = None, reason: str | None = None):
+        super().__init__(api)
+        self.api = api
+        self.suggestions = list(suggestions or [])
+        self.reason = reason
+
+    def __str__(self) -> str:
+        root = self.api.split(".", 1)[0]
+        framework = framework_of(self.api)
+        version = installed_version(framework.distribution) if framework else installed_version(root)
+        if version:
+            text = f"{self.api} does not exist in {root} {version}"
+        else:
+            text = f"{self.api} does not exist: {root} is not installed"
+        if self.reason:
+            text += f" ({self.reason})"
+        if self.suggestions:
+            text += f"; did you mean {_or_list(self.suggestions)}?"
+        return text
+
+
+def _or_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter. ``default_repr`` is None when the parameter has no default."""
+
+    name: str
+    default_repr: str | None = None
+    kind: str = POSITIONAL_OR_KEYWORD  # an ``inspect.Parameter`` kind name
+
+    @property
+    def is_variadic(self) -> bool:
+        return self.kind in (VAR_POSITIONAL, VAR_KEYWORD)
+
+    @property
+    def required(self) -> bool:
+        return self.default_repr is None and not self.is_variadic
+
+    @property
+    def display(self) -> str:
+        """The name as written in a signature: ``*args``, ``**kwargs``, ``name``."""
+        return {VAR_POSITIONAL: "*", VAR_KEYWORD: "**"}.get(self.kind, "") + self.name
+
+    def __str__(self) -> str:
+        return self.display if self.default_repr is None else f"{self.name}={self.default_repr}"
+
+
+@dataclass(frozen=True)
+class ApiSignature:
+    api: str
+    kind: str  # "class", "function" or "method", as in ``schema.Kind``
+    parameters: list[Param] = field(default_factory=list)
+    inputs: list[Param] = field(default_factory=list)
+    has_call: bool = False  # a class whose call method (forward / construct) was read
+
+    @property
+    def text(self) -> str:
+        return format_signature(self.api, self.kind, self.parameters, self.inputs if self.has_call else None)
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def resolve(api: str) -> object:
+    """The object a dotted name stands for; raises ``ApiNotFound`` with close-match suggestions."""
+    return _resolve(api)[0]
+
+
+def module_of(api: str) -> str:
+    """The longest prefix of ``api`` that is a module, e.g. ``torch.nn.functional`` for ``l1_loss``."""
+    return _resolve(api)[1]
+
+
+@lru_cache(maxsize=None)
+def _resolve(api: str) -> tuple[object, str]:
+    parts = api.split(".")
+    if not all(part.isidentifier() for part in parts):
+        raise ApiNotFound(api, reason="not a dotted Python name")
+    try:
+        obj: object = importlib.import_module(parts[0])
+    except ModuleNotFoundError as error:
+        reason = None if error.name == parts[0] else f"importing {parts[0]} failed: {error}"
+        raise ApiNotFound(api, reason=reason) from None
+    except Exception as error:  # an import can fail in many ways; all mean "not here"
+        raise ApiNotFound(api, reason=f"importing {parts[0]} failed: {error}") from None
+    module_path = parts[0]
+    for index in range(1, len(parts)):
+        part = parts[index]
+        prefix = ".".join(parts[:index])
+        try:
+            obj = getattr(obj, part)
+        except Exception:
+            loaded = _import_submodule(obj, f"{prefix}.{part}")
+            if loaded is None:
+                matches = difflib.get_close_matches(part, public_names(obj), n=3, cutoff=0.6)
+                raise ApiNotFound(api, [f"{prefix}.{match}" for match in matches]) from None
+            obj = loaded
+        if isinstance(obj, ModuleType) and module_path == prefix:
+            module_path = f"{prefix}.{part}"
+    return obj, module_path
+
+
+def _import_submodule(parent: object, dotted: str) -> ModuleType | None:
+    """A submodule that its package does not import by itself (only a module's may exist)."""
+    if not isinstance(parent, ModuleType) or not hasattr(parent, "__path__"):
+        return None
+    try:
+        return importlib.import_module(dotted)
+    except Exception:
+        return None
+
+
+def public_names(obj: object) -> list[str]:
+    try:
+        names = dir(obj)
+    except Exception:
+        return []
+    return sorted(name for name in names if not name.startswith("_"))
+
+
+def exists(api: str) -> bool:
+    try:
+        resolve(api)
+    except ApiNotFound:
+        return False
+    return True
+
+
+def kind_of(api: str, obj: object | None = None) -> str:
+    """``class``, ``method`` (an attribute of a class) or ``function``."""
+    if obj is None:
+        obj = resolve(api)
+    if inspect.isclass(obj):
+        return "class"
+    if "." in api:
+        parent_api = api.rsplit(".", 1)[0]
+        try:
+            parent = resolve(parent_api)
+        except ApiNotFound:
+            parent = None
+        if inspect.isclass(parent):
+            return "method"
+    return "function"
+
+
+_DEPRECATED = re.compile(r"^\s*\**(\w+)\**\s*(?:\([^)\n]*\))?\s*:\s*\.*\s*Deprecated\b", re.MULTILINE | re.IGNORECASE)
+
+
+def deprecated_parameters(api: str) -> set[str]:
+    """Parameters that the API's own docstring calls deprecated (``name (type): Deprecated ...``)."""
+    try:
+        doc = inspect.getdoc(resolve(api)) or ""
+    except ApiNotFound:
+        return set()
+    return set(_DEPRECATED.findall(doc))
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def signature_of(api: str, kind: str | enum.Enum | None = None) -> ApiSignature | None:
+    """The signature of ``api`` as installed, or None when it cannot be read (e.g. a builtin).
+
+    ``kind`` is ``class``, ``function`` or ``method`` (``schema.Kind`` works too); guessed when
+    omitted. Raises ``ApiNotFound`` when the API does not exist.
+    """
+    obj = resolve(api)
+    kind = _kind_name(kind) or kind_of(api, obj)
+    if kind == "class" and not inspect.isclass(obj):
+        kind = kind_of(api, obj)  # named a class but is not one: read it for what it is
+    if kind == "class":
+        parameters = _params(obj, drop_first=False)
+        if parameters is None:
+            return None
+        call = _call_method(obj, api)
+        inputs = _params(call, drop_first=True) if call is not None else None
+        return ApiSignature(api, kind, parameters, inputs or [], has_call=inputs is not None)
+    if inspect.isclass(obj):  # a class asked for as a function: its constructor
+        parameters = _params(obj, drop_first=False)
+    else:
+        parameters = _params(obj, drop_first=kind == "method")
+    if parameters is None:
+        return None
+    return ApiSignature(api, kind, parameters)
+
+
+def _kind_name(kind: str | enum.Enum | None) -> str | None:
+    if kind is None:
+        return None
+    value = kind.value if isinstance(kind, enum.Enum) else str(kind)
+    if value not in ("class", "function", "method"):
+        raise ValueError(f"unknown kind {value!r}: expected class, function or method")
+    return value
+
+
+def _call_method(cls: type, api: str) -> object | None:
+    """The method that calling an instance runs: torch ``forward``, MindSpore ``construct``."""
+    framework = api.split(".", 1)[0]
+    names = _CALL_METHODS.get(framework, ()) + tuple(
+        name for names in _CALL_METHODS.values() for name in names if name not in _CALL_METHODS.get(framework, ()))
+    for name in names:
+        method = inspect.getattr_static(cls, name, None)
+        if method is not None:
+            method = getattr(cls, name)
+            if getattr(method, "__name__", "") == "_forward_unimplemented" or _generic(method):
+                return None  # the base class's placeholder: this class defines no call
+            return method
+    call = inspect.getattr_static(cls, "__call__", None)
+    if call is not None and call is not inspect.getattr_static(object, "__call__", None) and not _generic(call):
+        return getattr(cls, "__call__")
+    return None
+
+
+def _generic(function: object) -> bool:
+    """``(self, *args, **kwargs)``: says nothing about the inputs."""
+    params = _params(function, drop_first=True)
+    return params is None or all(param.is_variadic for param in params)
+
+
+def _params(obj: object, drop_first: bool) -> list[Param] | None:
+    try:
+        signature = inspect.signature(obj)
+    except (ValueError, TypeError, RuntimeError):
+        return None
+    params = list(signature.parameters.values())
+    if drop_first and params and params[0].name in ("self", "cls") and params[0].kind in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+        params = params[1:]
+    return [Param(p.name, None if p.default is inspect.Parameter.empty else default_repr(p.default), p.kind.name)
+            for p in params]
+
+
+def default_repr(value: object) -> str:
+    """A default as a reader would type it: ``'mean'``, ``None``, ``torch.float32``, ``Enum.X``."""
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if inspect.isclass(value) or inspect.isfunction(value) or inspect.isbuiltin(value):
+        module = getattr(value, "__module__", None) or ""
+        name = getattr(value, "__qualname__", None) or getattr(value, "__name__", "?")
+        return name if module in ("builtins", "") else f"{module}.{name}"
+    try:
+        text = repr(value)
+    except Exception:
+        return "..."
+    if text.startswith("<") and text.endswith(">"):
+        return f"{type(value).__name__}(...)"
+    return text
+
+
+# --------------------------------------------------------------------------- text
+
+
+def format_signature(api: str, kind: str, parameters: list[Param], inputs: list[Param] | None = None,
+                     width: int = LINE_WIDTH) -> str:
+    """Signature text as the pages show it, one line when it fits in ``width``:
+
+    ``class torch.nn.L1Loss(size_average=None, reduce=None, reduction='mean')(input, target)``
+    """
+    prefix = "class " if kind == "class" else ""
+    head = f"{prefix}{api}"
+    params = _with_markers(parameters)
+    call = None if inputs is None else _with_markers(inputs)
+    one_line = f"{head}({', '.join(params)})" + ("" if call is None else f"({', '.join(call)})")
+    if len(one_line) <= width:
+        return one_line
+    lines = [f"{head}("] + [f"{INDENT}{item}," for item in params]
+    if params:
+        lines[-1] = lines[-1][:-1]
+        lines.append(")")
+    else:
+        lines[-1] += ")"
+    if call is not None:
+        closing = f"{lines[-1]}({', '.join(call)})"
+        if len(closing) <= width:
+            lines[-1] = closing
+        else:
+            lines[-1] += "("
+            lines += [f"{INDENT}{item}," for item in call]
+            if call:
+                lines[-1] = lines[-1][:-1]
+            lines.append(")")
+    return "\n".join(lines)
+
+
+def _with_markers(params: list[Param]) -> list[str]:
+    """Parameter texts with a bare ``*`` before keyword-only ones (``/`` is left out)."""
+    items = []
+    star_done = any(param.kind == VAR_POSITIONAL for param in params)
+    for param in params:
+        if param.kind == KEYWORD_ONLY and not star_done:
+            items.append("*")
+            star_done = True
+        items.append(str(param))
+    return items
+
+
+@dataclass(frozen=True)
+class ParsedSignature:
+    """Names read back from signature text (as written on a page or in a mapping)."""
+
+    api: str
+    is_class: bool
+    parameters: list[Param]
+    inputs: list[Param] | None
+
+
+_HEAD = re.compile(r"^\s*(class\s+)?([A-Za-z_][\w.]*)\s*\(")
+
+
+def parse_signature(text: str) -> ParsedSignature | None:
+    """Read ``[class ]api(params)[(inputs)][ -> ...]``; None when the text has no such shape.
+
+    Only the first signature in ``text`` is read. Defaults are kept as written.
+    """
+    match = _HEAD.match(text)
+    if not match:
+        return None
+    groups: list[str] = []
+    position = match.end() - 1
+    while position < len(text) and text[position] == "(" and len(groups) < 2:
+        end = _closing(text, position)
+        if end is None:
+            return None
+        groups.append(text[position + 1:end])
+        position = end + 1
+        while position < len(text) and text[position] in " \t":
+            position += 1
+    parameters = _split_params(groups[0])
+    inputs = _split_params(groups[1]) if len(groups) > 1 else None
+    return ParsedSignature(match.group(2), bool(match.group(1)), parameters, inputs)
+
+
+def _closing(text: str, start: int) -> int | None:
+    depth = 0
+    quote = None
+    index = start
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return None
+
+
+def _split_params(inner: str) -> list[Param]:
+    items, depth, quote, current = [], 0, None, []
+    for index, char in enumerate(inner):
+        if quote:
+            if char == quote and inner[index - 1] != "\\":
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    items.append("".join(current))
+    params = []
+    keyword_only = False
+    for item in (" ".join(item.split()) for item in items):
+        if not item or item == "/":
+            continue
+        if item == "*":
+            keyword_only = True
+            continue
+        name, _, default = item.partition("=")
+        name = name.split(":", 1)[0].strip()
+        kind = KEYWORD_ONLY if keyword_only else POSITIONAL_OR_KEYWORD
+        if name.startswith("**"):
+            name, kind = name[2:], VAR_KEYWORD
+        elif name.startswith("*"):
+            name, kind, keyword_only = name[1:], VAR_POSITIONAL, True
+        params.append(Param(name, default.strip() or None if default else None, kind))
+    return params

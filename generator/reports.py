@@ -1,0 +1,85 @@
+"""Merge JSON run reports from several machines into a device support matrix.
+
+Each ``run --report`` / ``verify --report`` file describes one device (and perhaps one shard).
+``merge`` folds them into::
+
+    {"devices": ["cpu", "gpu"], "mappings": {"torch.nn.L1Loss": {"1": {"cpu": {"source": CELL, "target": CELL}}}}}
+
+where CELL is ``{"status", "error", "version", "device_name"}``. Pages render it as a table per
+example: which device ran which side, or failed with which error, under which versions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SIDES = ("source", "target")
+
+
+class ReportError(Exception):
+    pass
+
+
+def read_report(path: Path) -> dict:
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ReportError(f"{path}: cannot read report: {error}") from None
+    if not isinstance(report, dict) or "device" not in report or not isinstance(report.get("mappings"), list):
+        raise ReportError(f"{path}: not a run report (needs `device` and `mappings`)")
+    return report
+
+
+def _cell(side: dict) -> dict:
+    failed = side.get("status") != "ok"
+    error = f"{side.get('error_type') or side.get('status')}: {side.get('error_message') or ''}".rstrip(": ")
+    return {
+        "status": side.get("status"),
+        "error": error if failed else None,
+        "version": side.get("framework_version"),
+        "device_name": side.get("device_name"),
+    }
+
+
+def merge(paths: list[Path]) -> dict:
+    """One matrix from many reports; a later report wins where two describe the same cell."""
+    devices: list[str] = []
+    mappings: dict[str, dict[str, dict[str, dict]]] = {}
+    for path in paths:
+        report = read_report(path)
+        device = report["device"]
+        if device not in devices:
+            devices.append(device)
+        for mapping in report["mappings"]:
+            examples = mappings.setdefault(mapping["source"], {})
+            for example in mapping.get("examples", []):
+                cells = {side: _cell(example[side]) for side in SIDES if example.get(side)}
+                examples.setdefault(str(example["index"] + 1), {})[device] = cells
+    return {"devices": devices, "mappings": mappings}
+
+
+def write_merged(paths: list[Path], out: Path) -> dict:
+    matrix = merge(paths)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(matrix, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return matrix
+
+
+def read_matrix(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        matrix = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ReportError(f"{path}: cannot read the device matrix: {error}") from None
+    if not isinstance(matrix, dict) or not isinstance(matrix.get("mappings"), dict):
+        raise ReportError(f"{path}: not a merged device matrix (run `python -m generator merge-reports`)")
+    return matrix
+
+
+def example_matrix(matrix: dict, api: str, number: int) -> list[tuple[str, dict | None, dict | None]]:
+    """(device, source cell, target cell) rows for one example, in the matrix's device order."""
+    per_device = matrix.get("mappings", {}).get(api, {}).get(str(number), {})
+    return [(device, per_device[device].get("source"), per_device[device].get("target"))
+            for device in matrix.get("devices", []) if device in per_device]

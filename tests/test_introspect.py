@@ -1,0 +1,188 @@
+"""generator.introspect: resolving dotted names and reading signatures from the installed frameworks."""
+
+from __future__ import annotations
+
+import enum
+import subprocess
+import sys
+
+import pytest
+
+from generator import introspect
+from generator.introspect import (
+    KEYWORD_ONLY,
+    VAR_KEYWORD,
+    VAR_POSITIONAL,
+    ApiNotFound,
+    Param,
+    format_signature,
+    parse_signature,
+    resolve,
+    signature_of,
+)
+from generator.schema import Kind
+
+
+def test_importing_the_module_imports_no_framework():
+    code = "import sys, generator.introspect; print('torch' in sys.modules, 'mindspore' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
+def test_resolve_finds_classes_functions_and_methods():
+    import mindspore
+    import torch
+
+    assert resolve("torch.nn.L1Loss") is torch.nn.L1Loss
+    assert resolve("torch.nn.functional.l1_loss") is torch.nn.functional.l1_loss
+    assert resolve("mindspore.ops.l1_loss") is mindspore.ops.l1_loss
+    assert resolve("mindspore.Tensor.flip") is mindspore.Tensor.flip
+    assert introspect.module_of("torch.nn.functional.l1_loss") == "torch.nn.functional"
+    assert introspect.module_of("torch.Tensor.flip") == "torch"
+    assert introspect.exists("mindspore.nn.HuberLoss")
+    assert not introspect.exists("mindspore.nn.HuberLos")
+
+
+def test_missing_api_names_the_version_and_the_closest_name():
+    with pytest.raises(ApiNotFound) as caught:
+        resolve("mindspore.nn.HuberLos")
+    error = caught.value
+    assert isinstance(error, LookupError)
+    assert error.api == "mindspore.nn.HuberLos"
+    assert error.suggestions == ["mindspore.nn.HuberLoss"]
+    assert str(error) == "mindspore.nn.HuberLos does not exist in mindspore 2.10.0; did you mean mindspore.nn.HuberLoss?"
+
+
+def test_missing_module_in_the_middle_suggests_the_module():
+    with pytest.raises(ApiNotFound) as caught:
+        resolve("torch.nn.functionl.l1_loss")
+    assert caught.value.suggestions[0] == "torch.nn.functional"
+    assert "did you mean torch.nn.functional" in str(caught.value)
+
+
+def test_missing_method_suggests_methods_of_the_class():
+    with pytest.raises(ApiNotFound) as caught:
+        resolve("torch.Tensor.abss")
+    assert "torch.Tensor.abs" in caught.value.suggestions
+    assert " or " in str(caught.value)
+
+
+def test_missing_package_and_bad_names():
+    with pytest.raises(ApiNotFound, match="no_such_package_xyz is not installed"):
+        resolve("no_such_package_xyz.thing")
+    with pytest.raises(ApiNotFound, match="not a dotted Python name"):
+        resolve("torch.1bad")
+    with pytest.raises(ApiNotFound) as caught:
+        resolve("torch.nn.L1Loss.zzzzzz")
+    assert caught.value.suggestions == []
+    assert "did you mean" not in str(caught.value)
+
+
+def test_class_signature_reads_constructor_and_forward():
+    signature = signature_of("torch.nn.L1Loss", "class")
+    assert signature.kind == "class"
+    assert [(p.name, p.default_repr) for p in signature.parameters] == [
+        ("size_average", "None"), ("reduce", "None"), ("reduction", "'mean'")]
+    assert [p.name for p in signature.inputs] == ["input", "target"]
+    assert signature.text == "class torch.nn.L1Loss(size_average=None, reduce=None, reduction='mean')(input, target)"
+
+
+def test_mindspore_class_inputs_come_from_construct():
+    signature = signature_of("mindspore.nn.HuberLoss", Kind.class_)
+    assert [(p.name, p.default_repr) for p in signature.parameters] == [("reduction", "'mean'"), ("delta", "1.0")]
+    assert [p.name for p in signature.inputs] == ["logits", "labels"]
+
+
+def test_long_signature_is_one_parameter_a_line():
+    text = signature_of("torch.nn.CosineEmbeddingLoss").text
+    lines = text.splitlines()
+    assert lines[0] == "class torch.nn.CosineEmbeddingLoss("
+    assert lines[1:5] == ["    margin=0.0,", "    size_average=None,", "    reduce=None,", "    reduction='mean'"]
+    assert lines[5].startswith(")(") and lines[5].endswith(")")
+    parsed = parse_signature(text)
+    assert parsed.is_class and parsed.api == "torch.nn.CosineEmbeddingLoss"
+    assert [p.name for p in parsed.parameters] == ["margin", "size_average", "reduce", "reduction"]
+
+
+def test_function_signature():
+    signature = signature_of("mindspore.ops.l1_loss")
+    assert signature.kind == "function"
+    assert [(p.name, p.default_repr) for p in signature.parameters] == [
+        ("input", None), ("target", None), ("reduction", "'mean'")]
+    assert signature.inputs == []
+    assert signature.text == "mindspore.ops.l1_loss(input, target, reduction='mean')"
+
+
+def test_method_signature_drops_self():
+    signature = signature_of("torch.nn.Module.zero_grad")
+    assert signature.kind == "method"
+    assert [(p.name, p.default_repr) for p in signature.parameters] == [("set_to_none", "True")]
+    assert signature_of("mindspore.Tensor.flip", "method").text == "mindspore.Tensor.flip(dims)"
+
+
+def test_builtins_without_a_signature_give_none():
+    assert signature_of("torch.abs") is None
+    assert signature_of("torch.Tensor.abs", "method") is None
+
+
+def test_variadic_parameters_are_kept_with_their_kind():
+    signature = signature_of("torch.nn.Sequential")
+    assert signature.parameters == [Param("args", None, VAR_POSITIONAL)]
+    assert signature.text == "class torch.nn.Sequential(*args)(input)"
+
+
+def test_keyword_only_parameters_get_a_star():
+    signature = signature_of("mindspore.ops.sum")
+    assert signature.parameters[-1] == Param("dtype", "None", KEYWORD_ONLY)
+    assert "keepdim=False, *, dtype=None" in signature.text
+
+
+def test_class_without_call_method_has_no_inputs_part():
+    signature = signature_of("torch.optim.SGD")
+    assert not signature.has_call and signature.inputs == []
+    assert not signature.text.rstrip().endswith(")(")
+    assert signature.parameters[0].name == "params" and signature.parameters[0].required
+
+
+def test_unknown_kind_is_an_error():
+    with pytest.raises(ValueError):
+        signature_of("torch.nn.L1Loss", "module")
+
+
+def test_deprecated_parameters_come_from_the_docstring():
+    assert introspect.deprecated_parameters("torch.nn.L1Loss") == {"size_average", "reduce"}
+    assert introspect.deprecated_parameters("torch.nn.HuberLoss") == set()
+
+
+def test_default_repr_is_readable():
+    class Colour(enum.Enum):
+        RED = 1
+
+    assert introspect.default_repr(Colour.RED) == "Colour.RED"
+    assert introspect.default_repr("mean") == "'mean'"
+    assert introspect.default_repr(len) == "len"
+    assert introspect.default_repr(object()) == "object(...)"
+
+
+def test_format_and_parse_agree():
+    params = [Param("x"), Param("args", None, VAR_POSITIONAL), Param("k", "1", KEYWORD_ONLY),
+              Param("kwargs", None, VAR_KEYWORD)]
+    text = format_signature("mindspore.ops.thing", "function", params)
+    assert text == "mindspore.ops.thing(x, *args, k=1, **kwargs)"
+    parsed = parse_signature(text + " -> Tensor")
+    assert parsed.parameters == params and parsed.inputs is None and not parsed.is_class
+
+
+def test_parse_signature_of_page_text():
+    parsed = parse_signature("class mindspore.nn.Dense(\n    in_channels,\n    weight_init=None,\n"
+                             "    dtype=mstype.float32\n)(x) -> Tensor")
+    assert [(p.name, p.default_repr) for p in parsed.parameters] == [
+        ("in_channels", None), ("weight_init", "None"), ("dtype", "mstype.float32")]
+    assert [p.name for p in parsed.inputs] == ["x"]
+    assert parse_signature("not a signature") is None
+    assert parse_signature("torch.f(a, b='x)'") is None  # unbalanced: no guess
+
+
+def test_a_kind_that_does_not_fit_is_read_for_what_the_object_is():
+    signature = signature_of("mindspore.ops.l1_loss", "class")
+    assert signature.kind == "function" and signature.text == "mindspore.ops.l1_loss(input, target, reduction='mean')"
