@@ -7,7 +7,7 @@ PIP_VERSION := 26.3
 SPHINXOPTS ?= -W --keep-going
 JOBS ?=
 
-.PHONY: venv html test check run clean lock
+.PHONY: venv html test check run verify clean lock
 
 venv: $(INSTALLED)
 
@@ -21,11 +21,16 @@ $(INSTALLED): requirements.lock pyproject.toml
 html: $(INSTALLED)
 	$(PY) -m sphinx -b html $(SPHINXOPTS) . _build/html
 
+# The unit and integration tests, then the CI gate over the repository's own mappings.
 test: $(INSTALLED)
 	$(PY) -m pytest
+	$(PY) -m generator verify --quiet
 
 check: $(INSTALLED)
 	$(PY) -m generator check
+
+verify: $(INSTALLED)
+	$(PY) -m generator verify
 
 run: $(INSTALLED)
 	$(PY) -m generator run $(if $(JOBS),--jobs $(JOBS))

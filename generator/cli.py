@@ -82,6 +82,35 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from .pipeline import preview
+    from .scaffold import ScaffoldError, create_mapping
+
+    try:
+        path = create_mapping(args.source, args.target, args.mappings)
+    except ScaffoldError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {_shown(path)}")
+    page, runs = preview(path, args.output, _execution_options(args))
+    counts = summarize(runs)
+    print(f"Ran its examples: {counts['ok']} of {counts['snippets']} snippets ran.")
+    print(f"Rendered {_shown(page)}; fill in the TODOs, then `python -m generator check` and `make html`.")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .importer import import_pages
+
+    result = import_pages(args.pages, args.out)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for path in result.written:
+        print(f"Wrote {_shown(path)}")
+    print(f"{len(result.written)} mappings written, {len(result.warnings)} warnings.")
+    return 0 if result.written or not args.pages else 1
+
+
 def cmd_merge_reports(args: argparse.Namespace) -> int:
     from .reports import ReportError, write_merged
 
@@ -144,6 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"folder for the generated pages (default: {_shown(DEFAULT_OUTPUT)})")
     run.add_argument("--matrix", type=Path, metavar="FILE", help="merged device reports to show on the pages")
     run.set_defaults(handler=cmd_run)
+
+    new = commands.add_parser("new", help="scaffold a mapping from the installed frameworks' signatures")
+    new.add_argument("source", metavar="SOURCE_API", help="e.g. torch.nn.HuberLoss")
+    new.add_argument("target", metavar="TARGET_API", help="e.g. mindspore.nn.HuberLoss")
+    mappings_option(new)
+    execution_options(new)
+    new.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR", help="folder for the rendered page")
+    new.set_defaults(handler=cmd_new)
+
+    importer = commands.add_parser("import", help="convert hand-written difference pages (Markdown) into mapping YAML")
+    importer.add_argument("pages", nargs="+", type=Path, metavar="PAGE.md", help="pages or folders of pages")
+    importer.add_argument("--out", type=Path, default=DEFAULT_MAPPINGS, metavar="DIR",
+                          help=f"where the YAML goes (default: {_shown(DEFAULT_MAPPINGS)})")
+    importer.set_defaults(handler=cmd_import)
 
     merge = commands.add_parser("merge-reports", help="merge run reports of several devices into a support matrix")
     merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="JSON reports from run/verify --report")

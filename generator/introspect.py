@@ -210,19 +210,41 @@ def signature_of(api: str, kind: str | enum.Enum | None = None) -> ApiSignature 
     if kind == "class" and not inspect.isclass(obj):
         kind = kind_of(api, obj)  # named a class but is not one: read it for what it is
     if kind == "class":
-        parameters = _params(obj, drop_first=False)
+        parameters = _constructor_params(obj)
         if parameters is None:
             return None
         call = _call_method(obj, api)
         inputs = _params(call, drop_first=True) if call is not None else None
         return ApiSignature(api, kind, parameters, inputs or [], has_call=inputs is not None)
     if inspect.isclass(obj):  # a class asked for as a function: its constructor
-        parameters = _params(obj, drop_first=False)
+        parameters = _constructor_params(obj)
     else:
         parameters = _params(obj, drop_first=kind == "method")
     if parameters is None:
         return None
     return ApiSignature(api, kind, parameters)
+
+
+def _constructor_params(cls: type) -> list[Param] | None:
+    parameters = _params(cls, drop_first=False)
+    if parameters is not None and parameters and all(param.is_variadic for param in parameters):
+        hidden = _undecorated(cls.__init__)
+        if hidden is not None:
+            return _params(hidden, drop_first=True)
+    return parameters
+
+
+def _undecorated(function: object) -> object | None:
+    """The function that a decorator without ``functools.wraps`` hides in its closure.
+
+    MindSpore wraps optimizer constructors so (``opt_init_args_register``): ``inspect`` then
+    sees only ``(*args, **kwargs)``.
+    """
+    for cell in getattr(function, "__closure__", None) or ():
+        inner = cell.cell_contents
+        if inspect.isfunction(inner) and inner.__name__ == "__init__":
+            return inner
+    return None
 
 
 def _kind_name(kind: str | enum.Enum | None) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .coverage import DEFAULT_MODULES, coverage
 from .loader import LoadedMapping, Problem, load_mappings
-from .render import render_site
+from .render import Renderer, render_site
 from .reports import ReportError, read_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +98,17 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
     generated = Generated(mappings, runs)
     write_pages(pages, output, generated)
     return generated
+
+
+def preview(path: Path, output: Path = DEFAULT_OUTPUT, options: Options | None = None) -> tuple[Path, dict]:
+    """Run one mapping's examples and write its page alone, leaving the other pages as they are."""
+    options = options or Options()
+    loaded = load_or_fail([path])[0]
+    runs = execute([loaded], options)
+    page = output / f"{loaded.mapping.page_path}.md"
+    examples = {index: run for (_, index), run in runs.items()}
+    atomic_write(page, Renderer().page(loaded, examples, options.device))
+    return page, runs
 
 
 def remove_generated(output: Path) -> None:

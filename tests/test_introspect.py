@@ -186,3 +186,11 @@ def test_parse_signature_of_page_text():
 def test_a_kind_that_does_not_fit_is_read_for_what_the_object_is():
     signature = signature_of("mindspore.ops.l1_loss", "class")
     assert signature.kind == "function" and signature.text == "mindspore.ops.l1_loss(input, target, reduction='mean')"
+
+
+def test_signature_hidden_by_a_decorator_without_wraps_is_found():
+    # mindspore.nn.SGD.__init__ is wrapped by opt_init_args_register, which hides the signature.
+    signature = introspect.signature_of("mindspore.nn.SGD", "class")
+    names = [param.name for param in signature.parameters]
+    assert names[:3] == ["params", "learning_rate", "momentum"]
+    assert "nesterov" in names and "args" not in names
