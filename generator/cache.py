@@ -1,0 +1,196 @@
+"""A small sqlite cache of snippet results, in the spirit of jupyter-cache.
+
+One table, ``results(key, result, created)``: the key is a sha256 (see ``execute.cache_key``),
+the result a JSON object (``SnippetResult.to_dict()``). The file is never trusted blindly: a file
+that is not an sqlite database, fails ``PRAGMA quick_check``, or raises a database error later is
+reported with a warning naming it, moved aside to ``<name>.corrupt`` and rebuilt empty. A row
+whose JSON cannot be read is dropped and counts as a miss. If even a fresh file cannot be
+created, the cache warns once and works as an empty, write-nothing cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import warnings
+from pathlib import Path
+from typing import Iterable
+
+SCHEMA = 1
+_BATCH = 500  # keys per SELECT ... IN (...)
+
+
+class CacheWarning(UserWarning):
+    """The cache file was unusable and has been set aside or bypassed."""
+
+
+class ResultCache:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.db: sqlite3.Connection | None = None
+        self._open()
+
+    # -- opening and recovery
+
+    def _open(self) -> None:
+        try:
+            self.db = self._connect()
+            return
+        except sqlite3.DatabaseError as error:
+            if _busy(error):
+                warnings.warn(f"result cache {self.path} is busy ({error}); running without a cache",
+                              CacheWarning, stacklevel=3)
+                return
+            self._set_aside(error)
+        try:
+            self.db = self._connect()
+        except (sqlite3.Error, OSError) as error:
+            warnings.warn(f"result cache {self.path} cannot be used ({error}); running without a cache",
+                          CacheWarning, stacklevel=3)
+            self.db = None
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout = 30000")
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check[0] if check else 'no answer'}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+            if row is not None and row[0] != str(SCHEMA):
+                db.execute("DROP TABLE IF EXISTS results")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
+            db.execute("CREATE TABLE IF NOT EXISTS results "
+                       "(key TEXT PRIMARY KEY, result TEXT NOT NULL, created REAL NOT NULL)")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _set_aside(self, error: Exception) -> None:
+        if self.db is not None:
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+            self.db = None
+        aside = self.path.with_name(self.path.name + ".corrupt")
+        try:
+            os.replace(self.path, aside)
+            where = f"moved to {aside}"
+        except OSError:
+            where = "could not be moved"
+            try:
+                self.path.unlink()
+                where = "deleted"
+            except OSError:
+                pass
+        for suffix in ("-wal", "-shm"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except OSError:
+                pass
+        warnings.warn(f"result cache {self.path} is corrupt or unreadable ({error}); {where}, rebuilding it",
+                      CacheWarning, stacklevel=4)
+
+    def _failed(self, error: sqlite3.DatabaseError) -> None:
+        """A database error while in use: a busy file is skipped, anything else is corruption."""
+        if _busy(error):
+            warnings.warn(f"result cache {self.path} is busy ({error}); results not read or saved this time",
+                          CacheWarning, stacklevel=4)
+            return
+        self._set_aside(error)
+        self._open()
+
+    # -- use
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict]:
+        """The stored results of those ``keys`` that are in the cache."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, dict] = {}
+        if self.db is None or not keys:
+            return found
+        bad: list[str] = []
+        try:
+            for start in range(0, len(keys), _BATCH):
+                chunk = keys[start:start + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                for key, text in self.db.execute(f"SELECT key, result FROM results WHERE key IN ({marks})", chunk):
+                    try:
+                        value = json.loads(text)
+                    except (TypeError, ValueError):
+                        value = None
+                    if isinstance(value, dict):
+                        found[key] = value
+                    else:
+                        bad.append(key)
+            if bad:
+                self.db.executemany("DELETE FROM results WHERE key = ?", [(key,) for key in bad])
+        except sqlite3.DatabaseError as error:
+            self._failed(error)
+            return {}
+        return found
+
+    def get(self, key: str) -> dict | None:
+        return self.get_many([key]).get(key)
+
+    def put(self, key: str, result: dict) -> None:
+        self.put_many([(key, result)])
+
+    def put_many(self, items: Iterable[tuple[str, dict]]) -> None:
+        rows = [(key, json.dumps(result), time.time()) for key, result in items]
+        if self.db is None or not rows:
+            return
+        try:
+            self.db.execute("BEGIN")
+            self.db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", rows)
+            self.db.execute("COMMIT")
+        except sqlite3.DatabaseError as error:
+            if self.db is not None and self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            self._failed(error)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        if self.db is None:
+            return
+        try:
+            self.db.executemany("DELETE FROM results WHERE key = ?", [(key,) for key in keys])
+        except sqlite3.DatabaseError as error:
+            self._failed(error)
+
+    def __len__(self) -> int:
+        if self.db is None:
+            return 0
+        try:
+            return self.db.execute("SELECT count(*) FROM results").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            self._failed(error)
+            return 0
+
+    def close(self) -> None:
+        if self.db is not None:
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+            self.db = None
+
+    def __enter__(self) -> ResultCache:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _busy(error: sqlite3.DatabaseError) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and any(
+        word in str(error).lower() for word in ("locked", "busy"))
