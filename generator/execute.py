@@ -98,6 +98,7 @@ class SnippetResult:
     device_name: str  # processor model or GPU model
     cached: bool = False
     traceback: str | None = None  # the formatted traceback of an error, for diagnosis
+    produced_on: str = ""  # UTC date the snippet really ran (kept when the result comes from the cache)
 
     @property
     def ok(self) -> bool:
@@ -122,6 +123,7 @@ class SnippetResult:
             "device_name": self.device_name,
             "cached": self.cached,
             "traceback": self.traceback,
+            "produced_on": self.produced_on,
         }
 
     @classmethod
@@ -140,6 +142,7 @@ class SnippetResult:
             device_name=str(data.get("device_name", "")),
             cached=bool(data.get("cached", False)),
             traceback=data.get("traceback"),
+            produced_on=str(data.get("produced_on", "")),
         )
 
 
@@ -458,6 +461,7 @@ class Executor:
         stats.executed = len(pending)
         with Progress(len(pending), f"running examples ({self.device})", self.progress) as bar:
             for key, result in self._execute(by_framework):
+                result.produced_on = datetime.now(timezone.utc).date().isoformat()
                 for index in pending[key]:
                     results[index] = result
                 if self.cache is not None and _cacheable(result):

@@ -181,3 +181,12 @@ def test_soft_margin_loss_page_shows_the_missing_cpu_kernel(site: Path):
     assert "output = loss(logits, labels)\n# RuntimeError: The kernel SoftMarginLoss unregistered." in block
     note = " ".join(page.select_one("article div.admonition").get_text().split())
     assert "This example does not run on CPU with MindSpore 2.10.0: RuntimeError: The kernel SoftMarginLoss unregistered." in note
+
+
+def test_pages_state_versions_device_and_date_of_their_outputs(site: Path):
+    import datetime
+
+    text = " ".join(soup(site / "docs" / "api" / "torch.nn" / "CosineEmbeddingLoss.html").get_text().split())
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    assert f"The outputs on this page were printed by MindSpore 2.10.0 and PyTorch 2.13.0" in text
+    assert f"on CPU (" in text and f"on {today}." in text
