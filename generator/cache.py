@@ -74,12 +74,7 @@ class ResultCache:
         return db
 
     def _set_aside(self, error: Exception) -> None:
-        if self.db is not None:
-            try:
-                self.db.close()
-            except sqlite3.Error:
-                pass
-            self.db = None
+        self.close()
         aside = self.path.with_name(self.path.name + ".corrupt")
         try:
             os.replace(self.path, aside)

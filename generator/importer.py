@@ -46,6 +46,7 @@ import yaml
 from pydantic import ValidationError
 
 from .frameworks import FRAMEWORKS, framework_of
+from .introspect import outside_strings
 from .loader import load_file
 from .scaffold import dump_mapping, find_mapping_of, flow, mapping_path
 from .schema import Mapping
@@ -785,20 +786,13 @@ def _strip_blank_lines(text: str) -> str:
 
 
 def _paren_balance(line: str) -> int:
-    depth, quote = 0, None
-    for index, char in enumerate(line):
-        if quote:
-            if char == quote and line[index - 1] != "\\":
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char == "#":
+    """Brackets opened minus closed on a line of code, up to a comment."""
+    balance = 0
+    for _, char, _ in outside_strings(line):
+        if char == "#":
             break
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-    return depth
+        balance += (char in "([{") - (char in ")]}")
+    return balance
 
 
 def _looks_like_prose(text: str) -> bool:

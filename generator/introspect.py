@@ -393,47 +393,35 @@ def parse_signature(text: str) -> ParsedSignature | None:
     return ParsedSignature(match.group(2), bool(match.group(1)), parameters, inputs)
 
 
-def _closing(text: str, start: int) -> int | None:
-    depth = 0
-    quote = None
-    index = start
-    while index < len(text):
-        char = text[index]
+def outside_strings(text: str):
+    """(index, character, bracket depth before it) for each character outside string literals."""
+    depth, quote = 0, None
+    for index, char in enumerate(text):
         if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
+            if char == quote and text[index - 1] != "\\":
                 quote = None
-        elif char in "'\"":
+            continue
+        if char in "'\"":
             quote = char
-        elif char in "([{":
+            continue
+        yield index, char, depth
+        if char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
-            if depth == 0:
-                return index
-        index += 1
+
+
+def _closing(text: str, start: int) -> int | None:
+    """Index of the bracket that closes the one at ``start``."""
+    for index, char, depth in outside_strings(text[start:]):
+        if char in ")]}" and depth == 1:
+            return start + index
     return None
 
 
 def _split_params(inner: str) -> list[Param]:
-    items, depth, quote, current = [], 0, None, []
-    for index, char in enumerate(inner):
-        if quote:
-            if char == quote and inner[index - 1] != "\\":
-                quote = None
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            items.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    items.append("".join(current))
+    cuts = [index for index, char, depth in outside_strings(inner) if char == "," and depth == 0]
+    items = [inner[begin + 1:end] for begin, end in zip([-1, *cuts], [*cuts, len(inner)])]
     params = []
     keyword_only = False
     for item in (" ".join(item.split()) for item in items):
