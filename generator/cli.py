@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .loader import load_mappings
-from .pipeline import DEFAULT_CACHE, DEFAULT_MAPPINGS, DEFAULT_OUTPUT, ROOT, GenerationError, Options, generate
+from .pipeline import DEFAULT_CACHE, DEFAULT_MAPPINGS, DEFAULT_OUTPUT, ROOT, GenerationError, Options, generate, summarize
 from .schema import DEVICES, json_schema_text
 
 SCHEMA_FILE = ROOT / "schema" / "mapping.schema.json"
@@ -45,16 +45,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report:
         print(f"Report written to {args.report}")
     return 0
-
-
-def summarize(runs: dict) -> dict[str, int]:
-    results = [result for run in runs.values() for result in (run.source, run.target) if result is not None]
-    return {
-        "snippets": len(results),
-        "ok": sum(result.status == "ok" for result in results),
-        "failed": sum(result.status != "ok" for result in results),
-        "cached": sum(bool(result.cached) for result in results),
-    }
 
 
 def _execution_options(args: argparse.Namespace) -> Options:

@@ -55,6 +55,17 @@ class Generated:
     unchanged: list[Path] = field(default_factory=list)
 
 
+def summarize(runs: dict) -> dict[str, int]:
+    """How many snippets ran, failed, and came from the cache."""
+    results = [result for run in runs.values() for result in (run.source, run.target) if result is not None]
+    return {
+        "snippets": len(results),
+        "ok": sum(result.status == "ok" for result in results),
+        "failed": sum(result.status != "ok" for result in results),
+        "cached": sum(bool(result.cached) for result in results),
+    }
+
+
 def load_or_fail(paths: list[Path]) -> list[LoadedMapping]:
     result = load_mappings(paths)
     if not result.ok:

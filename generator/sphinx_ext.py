@@ -27,7 +27,7 @@ from sphinx.util import logging
 
 from . import __version__
 from .coverage import DEFAULT_MODULES
-from .pipeline import GenerationError, Options, generate
+from .pipeline import GenerationError, Options, generate, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +76,12 @@ def generate_pages(app: Sphinx) -> None:
         _remove_html(app, [_docname(app, page) for page in before])
         raise
     _remove_html(app, [_docname(app, page) for page in generated.removed])
+    counts = summarize(generated.runs)
     logger.info(
-        "[mappings] %d mappings: %d pages written, %d unchanged, %d removed",
-        len(generated.mappings), len(generated.written), len(generated.unchanged), len(generated.removed),
+        "[mappings] %d mappings, %d snippets (%d executed, %d from cache, %d failed): "
+        "%d pages written, %d unchanged, %d removed",
+        len(generated.mappings), counts["snippets"], counts["snippets"] - counts["cached"], counts["cached"],
+        counts["failed"], len(generated.written), len(generated.unchanged), len(generated.removed),
     )
 
 

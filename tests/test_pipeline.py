@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.pipeline import GenerationError, Options, generate
+from generator.pipeline import GenerationError, Options, generate, summarize
 from generator.schema import json_schema_text
 
 from .conftest import ROOT, VALID_MAPPING, write_mapping
@@ -70,3 +70,13 @@ def test_mapping_files_point_editors_at_the_schema():
     for path in (ROOT / "mappings").rglob("*.yaml"):
         first_line = path.read_text(encoding="utf-8").splitlines()[0]
         assert first_line == "# yaml-language-server: $schema=../../schema/mapping.schema.json", path
+
+
+@pytest.mark.frameworks
+def test_second_generation_with_nothing_changed_runs_nothing(mapping_dir: Path, tmp_path: Path):
+    options = Options(cache_path=tmp_path / "outputs.sqlite", jobs=2, progress=False)
+    first = generate([mapping_dir], tmp_path / "api", options)
+    assert summarize(first.runs) == {"snippets": 2, "ok": 2, "failed": 0, "cached": 0}
+    second = generate([mapping_dir], tmp_path / "api", options)
+    assert summarize(second.runs) == {"snippets": 2, "ok": 2, "failed": 0, "cached": 2}
+    assert second.written == []
