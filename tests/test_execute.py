@@ -8,7 +8,6 @@ order given, which the state-reset tests rely on.
 from __future__ import annotations
 
 import json
-import statistics
 import textwrap
 
 import pytest
@@ -173,12 +172,15 @@ def test_results_keep_input_order_and_duplicates_run_once(batch):
     assert batch["_stats"].executed == len(CASES) - 1
 
 
-def test_per_snippet_overhead_is_small(pool):
+def test_many_snippets_reuse_the_warm_worker(pool):
+    # The overhead target itself is measured by benchmarks/bench_execute.py, not asserted here.
     pool.run([T("print(0)")])  # make sure the worker is warm
+    before = pool.workers()
     results = pool.run([T(f"x = {i} + 1\nprint(x)\n") for i in range(60)])
     assert [texts(r) for r in results] == [[str(i + 1)] for i in range(60)]
-    overheads = [trip - own for trip, own in zip(pool.stats.round_trips, pool.stats.durations)]
-    assert statistics.median(overheads) <= 0.005
+    # 60 snippets, but no more workers than the pool's slots, each importing torch once.
+    assert sum(pool.workers().values()) <= pool.jobs
+    assert pool.stats.workers_started <= pool.jobs - sum(before.values())
 
 
 # ---------------------------------------------------------------- isolation
