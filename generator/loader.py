@@ -36,6 +36,7 @@ class LoadedMapping:
     path: Path
     mapping: Mapping
     positions: dict[FieldPath, Position] = field(repr=False, compare=False)
+    text_starts: dict[FieldPath, int] = field(default_factory=dict, repr=False, compare=False)
 
     def position_of(self, *field_path: str | int) -> Position:
         """Where the deepest known node on ``field_path`` sits (for messages that point into YAML)."""
@@ -43,6 +44,13 @@ class LoadedMapping:
 
     def line_of(self, *field_path: str | int) -> int:
         return self.position_of(*field_path)[0]
+
+    def line_in_text(self, field_path: FieldPath, line: int | None) -> int:
+        """The file line of ``line`` (1-based) of a multi-line text value, e.g. an example's code."""
+        start = self.text_starts.get(field_path)
+        if start is None or not line:
+            return self.line_of(*field_path)
+        return start + line - 1
 
 
 @dataclass
@@ -97,6 +105,7 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
             return None, [Problem(path, 1, 1, "", "the file is empty; a mapping needs at least `source` and `status`")]
         positions: dict[FieldPath, Position] = {}
         data = _to_python(node, (), positions)
+        text_starts = _block_text_starts(node, ())
     except _DuplicateKey as dup:
         line, column = _position(dup.node)
         first_line = dup.first.start_mark.line + 1
@@ -114,7 +123,7 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
         mapping = Mapping.model_validate(data)
     except ValidationError as error:
         return None, [_problem_from(path, item, positions) for item in error.errors()]
-    return LoadedMapping(path, mapping, positions), []
+    return LoadedMapping(path, mapping, positions, text_starts), []
 
 
 def _to_python(node: yaml.Node, here: FieldPath, positions: dict[FieldPath, Position]):
@@ -134,6 +143,20 @@ def _to_python(node: yaml.Node, here: FieldPath, positions: dict[FieldPath, Posi
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*here, index), positions) for index, item in enumerate(node.value)]
     return _scalar(node)
+
+
+def _block_text_starts(node: yaml.Node, here: FieldPath) -> dict[FieldPath, int]:
+    """First file line of each literal / folded block scalar (``|`` / ``>``): where its text begins."""
+    starts: dict[FieldPath, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            starts.update(_block_text_starts(value_node, (*here, str(key_node.value))))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            starts.update(_block_text_starts(item, (*here, index)))
+    elif node.style in ("|", ">"):
+        starts[here] = node.start_mark.line + 2  # the indicator's line, 0-based, then one down
+    return starts
 
 
 def _scalar(node: yaml.Node):

@@ -100,7 +100,8 @@ def example_findings_of(loaded: LoadedMapping, index: int, side: str, run, devic
     else:
         message = f"{what} failed on {device}: {failure_text(result)}"
     name = f"{loaded.mapping.source.api}::example {index + 1}::{side}"
-    return [Finding("example", loaded.path, loaded.line_of("examples", index, side), message, name=name)]
+    line = loaded.line_in_text(("examples", index, side), result.error_line)
+    return [Finding("example", loaded.path, line, message, name=name)]
 
 
 # --------------------------------------------------------------------------- signatures

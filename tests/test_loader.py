@@ -117,3 +117,11 @@ def test_check_command_accepts_paths(mapping_dir: Path):
 def test_repository_mappings_are_valid():
     completed = run_cli("check")
     assert completed.returncode == 0, completed.stderr
+
+
+def test_a_line_of_example_code_maps_to_its_file_line(mapping_dir: Path):
+    (loaded,) = load_mappings([mapping_dir]).mappings
+    lines = (mapping_dir / "torch.nn" / "L1Loss.yaml").read_text().splitlines()
+    assert loaded.line_in_text(("examples", 0, "source"), 1) == lines.index("      print(1 + 1)") + 1
+    assert loaded.line_in_text(("examples", 0, "target"), 1) == lines.index("      print(2)") + 1
+    assert loaded.line_in_text(("examples", 0, "note"), 1) == loaded.line_of("examples", 0, "note")  # not a block
