@@ -411,3 +411,30 @@ def test_truncated_copies_of_good_pages_never_break_the_importer(tmp_path):
             assert not any(message.startswith("internal error") for message in _messages(result)), copy
             for path in result.written:
                 assert load_file(path)[1] == [], copy
+
+
+@pytest.mark.frameworks
+@pytest.mark.parametrize("prefix", ["000", "003"])
+def test_imported_seed_renders_to_the_same_page_with_real_outputs(prefix, tmp_path):
+    from generator.pipeline import Options, generate
+    from generator.render import escape_cell
+
+    page = _seed(prefix)
+    expected = _seed_parts(page.read_text(encoding="utf-8"))
+    result = import_pages([page], tmp_path / "mappings")
+    generated = generate([tmp_path / "mappings"], tmp_path / "api",
+                         Options(cache_path=tmp_path / "c.sqlite", jobs=2, progress=False))
+    (loaded,) = generated.mappings
+    markdown = (tmp_path / "api" / f"{loaded.mapping.page_path}.md").read_text()
+    for _, signature in expected["signatures"]:
+        assert f"```text\n{signature}\n```" in markdown
+    for source, target in expected["names"]:
+        assert f"| {escape_cell(source)} | {escape_cell(target)} |" in markdown
+    run = generated.runs[(loaded.mapping.source.api, 0)]
+    for code, side in zip(expected["code"], (run.source, run.target)):
+        assert side.status == "ok" and side.outputs
+        code_lines = code.rstrip().splitlines()
+        printed = [f"# {line}".rstrip() for output in side.outputs for line in output.text.splitlines()]
+        woven = "\n".join(code_lines[: side.outputs[-1].line] + printed + code_lines[side.outputs[-1].line:])
+        assert woven in markdown
+    assert result.written
