@@ -42,7 +42,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from .frameworks import FRAMEWORKS, framework_of

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from .frameworks import FRAMEWORKS, framework_of
+from .frameworks import framework_of
 from .loader import LoadedMapping
 from .reports import example_matrix
 from .schema import ApiSide, Example, Mapping, Status, field_reference, numbered_rows

@@ -234,7 +234,7 @@ def _mapping_data(source: _Side, target: _Side) -> tuple[dict, list[str]]:
     for side in unreadable:
         version = framework_of(side.api).version or "?"
         comments.append(f"{TODO} the signature of {side.api} cannot be read from {side.framework} {version};")
-        comments.append(f"      write `signature` and the `differences` rows by hand.")
+        comments.append("      write `signature` and the `differences` rows by hand.")
     if not unreadable:
         deprecated = introspect.deprecated_parameters(source.api)
         rows, status = difference_rows(source, target, deprecated)

@@ -175,12 +175,11 @@ def test_results_keep_input_order_and_duplicates_run_once(batch):
 def test_many_snippets_reuse_the_warm_worker(pool):
     # The overhead target itself is measured by benchmarks/bench_execute.py, not asserted here.
     pool.run([T("print(0)")])  # make sure the worker is warm
-    before = pool.workers()
     results = pool.run([T(f"x = {i} + 1\nprint(x)\n") for i in range(60)])
     assert [texts(r) for r in results] == [[str(i + 1)] for i in range(60)]
     # 60 snippets, but no more workers than the pool's slots, each importing torch once.
     assert sum(pool.workers().values()) <= pool.jobs
-    assert pool.stats.workers_started <= pool.jobs - sum(before.values())
+    assert pool.stats.workers_started <= pool.jobs
 
 
 # ---------------------------------------------------------------- isolation
