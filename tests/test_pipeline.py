@@ -99,3 +99,18 @@ def test_hostile_yaml_text_cannot_inject_markup_into_the_built_site(mapping_dir:
     assert all(len(cells) == 5 for cells in rows)
     assert hostile in [cell.get_text() for cells in rows for cell in cells]
     assert any(hostile in p.get_text() for p in article.select("p"))
+
+
+def test_editors_schema_accepts_the_repository_mappings_and_flags_a_typo(tmp_path: Path):
+    import json
+
+    import jsonschema
+    import yaml
+
+    validator = jsonschema.Draft202012Validator(json.loads((ROOT / "schema" / "mapping.schema.json").read_text()))
+    for path in (ROOT / "mappings").rglob("*.yaml"):
+        assert list(validator.iter_errors(yaml.safe_load(path.read_text()))) == [], path
+    typo = yaml.safe_load(VALID_MAPPING.replace("kind: class", "knd: class", 1))
+    messages = [error.message for error in validator.iter_errors(typo)]
+    assert any("'knd' was unexpected" in message for message in messages)
+    assert any("'kind' is a required property" in message for message in messages)
