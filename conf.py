@@ -9,6 +9,7 @@ from generator import __version__  # noqa: E402
 
 project = "PyTorch and MindSpore API mappings"
 author = "The API mapping docs team"
+copyright = f"2026, {author}"
 release = __version__
 
 extensions = [
