@@ -32,6 +32,8 @@ CASES: dict[str, Snippet] = {
     "pid_4": Snippet("torch", PID + "# 4"),
     "timeout": Snippet("torch", "import time\nprint('started')\nwhile True:\n    time.sleep(0.05)\n", timeout=1.5),
     "after_timeout": Snippet("torch", "import torch\nprint(torch.ones(2))\n"),
+    "busy": Snippet("torch", "print('spinning')\nwhile True: pass\n", timeout=1.5),
+    "after_busy": Snippet("torch", "print('next')\n"),
     "huge_bytearray": Snippet("torch", "print('ok so far')\nb = bytearray(50 * 2**30)\n"),
     "huge_numpy": Snippet("torch", "import numpy as np\na = np.ones(10**10)\n"),
     "over_cap": Snippet("torch", "b = bytearray(3 * 2**30)  # real memory; the test's cap is 1 GiB\n"),
@@ -92,6 +94,13 @@ def test_a_worker_whose_state_cannot_be_restored_is_replaced(results):
 def test_input_gets_eof_at_once(results):
     result = results["input"]
     assert (result.status, result.error_type) == ("error", "EOFError")  # not "timeout": it did not wait
+
+
+def test_busy_loop_times_out_and_the_next_snippet_runs(results):
+    result = results["busy"]
+    assert (result.status, result.error_type) == ("timeout", "Timeout")
+    assert [o.text for o in result.outputs] == ["spinning"] and result.error_line == 2
+    assert [o.text for o in results["after_busy"].outputs] == ["next"]
 
 
 def test_timeout_kills_and_the_next_snippet_runs(results):
