@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
 
-VALID_MAPPING = """\
+L1LOSS_PAIR = """\
 source:
   api: torch.nn.L1Loss
   kind: class
@@ -23,6 +23,10 @@ target:
   signature: class mindspore.nn.L1Loss(reduction='mean')(logits, labels)
   summary: The same loss.
 status: names-differ
+"""
+
+# A small valid mapping: line numbers of its fields are asserted in the loader tests.
+VALID_MAPPING = L1LOSS_PAIR + """\
 differences:
   - {category: Parameters, source: reduction, target: reduction}
   - {category: Inputs, source: input, target: logits, note: Same function.}
@@ -33,6 +37,23 @@ examples:
       print(1 + 1)
     target: |
       print(2)
+"""
+
+
+# The same pair with every real parameter and input listed: passes the signature-drift check.
+COMPLETE_MAPPING = L1LOSS_PAIR + """\
+differences:
+  - {category: Parameters, source: size_average}
+  - {category: Parameters, source: reduce}
+  - {category: Parameters, source: reduction, target: reduction}
+  - {category: Inputs, source: input, target: logits}
+  - {category: Inputs, source: target, target: labels}
+examples:
+  - same_values: true
+    source: |
+      print(0.5)
+    target: |
+      print(0.5)
 """
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from generator.loader import load_mappings
 
-from .conftest import ROOT, SEEDS, write_mapping
-from .test_verify import L1LOSS
+from .conftest import COMPLETE_MAPPING, ROOT, SEEDS, write_mapping
+
 
 pytestmark = pytest.mark.frameworks
 
@@ -57,7 +57,7 @@ def test_import_converts_seeds_and_survives_malformed_pages(tmp_path: Path):
 
 def test_run_report_and_merged_matrix_on_the_page(tmp_path: Path):
     mappings = tmp_path / "mappings"
-    write_mapping(mappings, "torch.nn/L1Loss.yaml", L1LOSS)
+    write_mapping(mappings, "torch.nn/L1Loss.yaml", COMPLETE_MAPPING)
     report = tmp_path / "reports" / "cpu.json"
     common = ["--mappings", str(mappings), "--cache", str(tmp_path / "c.sqlite"), "--quiet", "--output", str(tmp_path / "api")]
     completed = cli("run", *common, "--report", str(report))
@@ -80,8 +80,8 @@ def test_run_report_and_merged_matrix_on_the_page(tmp_path: Path):
 
 def test_pytest_collects_mapping_checks_and_runs_them_in_parallel(tmp_path: Path):
     mappings = tmp_path / "mappings"
-    write_mapping(mappings, "torch.nn/L1Loss.yaml", L1LOSS)
-    write_mapping(mappings, "torch.nn/MSELoss.yaml", L1LOSS.replace("L1Loss", "MSELoss").replace("print(0.5)\n", "print(0.25)\n", 1))
+    write_mapping(mappings, "torch.nn/L1Loss.yaml", COMPLETE_MAPPING)
+    write_mapping(mappings, "torch.nn/MSELoss.yaml", COMPLETE_MAPPING.replace("L1Loss", "MSELoss").replace("print(0.5)\n", "print(0.25)\n", 1))
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", str(mappings), "-n", "2", "-p", "no:cacheprovider", "-q",
          f"--mapping-cache={tmp_path / 'c.sqlite'}", "-k", "not signature", "-rN"],

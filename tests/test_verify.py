@@ -13,35 +13,9 @@ from generator.loader import load_mappings
 from generator.pipeline import Options
 from generator.verify import Finding, github_annotations, junit_xml, select_shard, site_findings, verify
 
-from .conftest import ROOT, write_mapping
+from .conftest import COMPLETE_MAPPING, ROOT, write_mapping
 
 pytestmark = pytest.mark.frameworks
-
-L1LOSS = """\
-source:
-  api: torch.nn.L1Loss
-  kind: class
-  signature: class torch.nn.L1Loss(size_average=None, reduce=None, reduction='mean')(input, target)
-  summary: Mean absolute error.
-target:
-  api: mindspore.nn.L1Loss
-  kind: class
-  signature: class mindspore.nn.L1Loss(reduction='mean')(logits, labels)
-  summary: The same loss.
-status: names-differ
-differences:
-  - {category: Parameters, source: size_average}
-  - {category: Parameters, source: reduce}
-  - {category: Parameters, source: reduction, target: reduction}
-  - {category: Inputs, source: input, target: logits}
-  - {category: Inputs, source: target, target: labels}
-examples:
-  - same_values: true
-    source: |
-      print(0.5)
-    target: |
-      print(0.5)
-"""
 
 
 def run_verify(folder: Path, tmp_path: Path, shard=(1, 1)):
@@ -55,7 +29,7 @@ def messages(result, check: str) -> list[str]:
 
 def test_correct_mapping_passes(tmp_path: Path):
     folder = tmp_path / "mappings"
-    write_mapping(folder, "torch.nn/L1Loss.yaml", L1LOSS)
+    write_mapping(folder, "torch.nn/L1Loss.yaml", COMPLETE_MAPPING)
     result = run_verify(folder, tmp_path)
     assert result.ok, [str(f) for f in result.findings]
     assert "torch.nn.L1Loss::example 1::agreement" in result.passed
@@ -63,13 +37,13 @@ def test_correct_mapping_passes(tmp_path: Path):
 
 def test_each_failure_kind_is_reported(tmp_path: Path):
     folder = tmp_path / "mappings"
-    drift = L1LOSS.replace("  - {category: Parameters, source: reduce}\n", "")  # misses a real parameter
+    drift = COMPLETE_MAPPING.replace("  - {category: Parameters, source: reduce}\n", "")  # misses a real parameter
     drift = drift.replace("target: reduction}", "target: reduction}\n  - {category: Parameters, target: beta}")  # invents one
     write_mapping(folder, "torch.nn/L1Loss.yaml", drift)
-    write_mapping(folder, "torch.nn/MSELoss.yaml", L1LOSS.replace("torch.nn.L1Loss", "torch.nn.MSELoss")
+    write_mapping(folder, "torch.nn/MSELoss.yaml", COMPLETE_MAPPING.replace("torch.nn.L1Loss", "torch.nn.MSELoss")
                   .replace("mindspore.nn.L1Loss", "mindspore.nn.MSELos")
                   .replace("print(0.5)\n    target: |\n      print(0.5)", "print(0.5)\n    target: |\n      print(0.75)"))
-    write_mapping(folder, "torch.nn/SmoothL1Loss.yaml", L1LOSS.replace("L1Loss", "SmoothL1Loss")
+    write_mapping(folder, "torch.nn/SmoothL1Loss.yaml", COMPLETE_MAPPING.replace("L1Loss", "SmoothL1Loss")
                   .replace("  - same_values: true\n    source: |\n      print(0.5)",
                            "  - source: |\n      raise ValueError('broken example')"))
     result = run_verify(folder, tmp_path)
@@ -92,7 +66,7 @@ def test_each_failure_kind_is_reported(tmp_path: Path):
 
 def test_declared_failure_that_no_longer_happens_is_reported(tmp_path: Path):
     folder = tmp_path / "mappings"
-    declared = L1LOSS + "    expected_failures:\n      - {side: target, devices: [cpu], error: unregistered}\n"
+    declared = COMPLETE_MAPPING + "    expected_failures:\n      - {side: target, devices: [cpu], error: unregistered}\n"
     write_mapping(folder, "torch.nn/L1Loss.yaml", declared)
     result = run_verify(folder, tmp_path)
     (stale,) = messages(result, "example")
@@ -101,7 +75,7 @@ def test_declared_failure_that_no_longer_happens_is_reported(tmp_path: Path):
 
 def test_renamed_parameter_is_named(tmp_path: Path):
     folder = tmp_path / "mappings"
-    write_mapping(folder, "torch.nn/L1Loss.yaml", L1LOSS.replace("source: reduction,", "source: reductoin,"))
+    write_mapping(folder, "torch.nn/L1Loss.yaml", COMPLETE_MAPPING.replace("source: reduction,", "source: reductoin,"))
     (message,) = messages(run_verify(folder, tmp_path), "signature")
     assert "`reductoin` is now called `reduction`" in message
 
@@ -109,7 +83,7 @@ def test_renamed_parameter_is_named(tmp_path: Path):
 def test_shards_cover_every_mapping_exactly_once(tmp_path: Path):
     folder = tmp_path / "mappings"
     for name in ("L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "KLDivLoss"):
-        write_mapping(folder, f"torch.nn/{name}.yaml", L1LOSS.replace("torch.nn.L1Loss", f"torch.nn.{name}"))
+        write_mapping(folder, f"torch.nn/{name}.yaml", COMPLETE_MAPPING.replace("torch.nn.L1Loss", f"torch.nn.{name}"))
     mappings = load_mappings([folder]).mappings
     first, second = select_shard(mappings, 1, 2), select_shard(mappings, 2, 2)
     names = sorted(m.mapping.source.api for m in first + second)
@@ -153,7 +127,7 @@ def test_junit_and_github_outputs():
 
 def test_verify_command_on_a_broken_set(tmp_path: Path):
     folder = tmp_path / "mappings"
-    write_mapping(folder, "torch.nn/L1Loss.yaml", L1LOSS.replace("print(0.5)\n", "print(0.5\n", 1))
+    write_mapping(folder, "torch.nn/L1Loss.yaml", COMPLETE_MAPPING.replace("print(0.5)\n", "print(0.5\n", 1))
     junit = tmp_path / "out" / "junit.xml"
     completed = subprocess.run(
         [sys.executable, "-m", "generator", "verify", "--mappings", str(folder), "--cache", str(tmp_path / "c.sqlite"),
