@@ -18,6 +18,7 @@ from .schema import DEVICES, json_schema_text
 
 SCHEMA_FILE = ROOT / "schema" / "mapping.schema.json"
 
+
 def _mapping_paths(args: argparse.Namespace) -> list[Path]:
     return list(getattr(args, "paths", None) or []) or [args.mappings]
 

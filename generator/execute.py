@@ -520,6 +520,7 @@ class Executor:
         for name in phase:
             alive = len(self._workers.get(name, []))
             slots[name] = max(counts[name], min(alive, pending[name]))
+
         def total() -> int:
             return sum(max(len(self._workers.get(name, [])), slots.get(name, 0)) for name in
                        set(self._workers) | set(phase))
