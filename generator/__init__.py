@@ -8,4 +8,9 @@ The pipeline, one module a stage, data flowing one way:
       -> sphinx_ext (Sphinx builds the HTML site)
 """
 
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+# The folder holding this package: the repository root in a checkout (mappings/, templates/, docs/).
+ROOT = Path(__file__).resolve().parent.parent

@@ -11,9 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import ROOT, __version__
 from .loader import load_mappings
-from .pipeline import DEFAULT_CACHE, DEFAULT_MAPPINGS, DEFAULT_OUTPUT, ROOT, GenerationError, Options, generate, summarize
+from .pipeline import DEFAULT_CACHE, DEFAULT_MAPPINGS, DEFAULT_OUTPUT, GenerationError, Options, generate, summarize
 from .schema import DEVICES, json_schema_text
 
 SCHEMA_FILE = ROOT / "schema" / "mapping.schema.json"

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__
+from . import ROOT, __version__
 from . import worker as protocol
 from .cache import ResultCache
 from .compare import NOT_COMPARED, Comparison, compare_results
@@ -54,7 +54,7 @@ DEVICES = ("cpu", "gpu", "ascend")
 DEFAULT_MEMORY_LIMIT = 8 << 30  # bytes a worker may allocate on top of what it uses when warm
 START_TIMEOUT = 300.0  # seconds for a worker to import its framework
 TIMEOUT_SLACK = 0.25  # seconds on top of Snippet.timeout for the reset and the messages
-_ROOT = str(Path(__file__).resolve().parent.parent)
+_ROOT = str(ROOT)
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from generator.worker import main; "
          "del sys.path[0]; args = sys.argv[2:]; del sys.argv[1:]; main(args)")
 
@@ -654,11 +654,18 @@ def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", 
     return runs
 
 
+def failure_text(result: SnippetResult) -> str:
+    """How a failure is shown on pages and in reports, and what declared failures are matched against:
+    "<error type>: <first line of the message>", e.g. "RuntimeError: The kernel X unregistered."."""
+    kind = result.error_type or result.status
+    return f"{kind}: {result.error_message}" if result.error_message else kind
+
+
 def expectation(example, side: str, result: SnippetResult | None, device: str) -> str:
     """"ok", "expected-failure", "unexpected-failure", "unexpected-success" or "not run".
 
     A failure is expected when the example declares one for this side and device and its
-    ``error`` text is in "<error type>: <first line of the message>".
+    ``error`` text is in ``failure_text(result)``.
     """
     if result is None:
         return "not run"
@@ -667,8 +674,7 @@ def expectation(example, side: str, result: SnippetResult | None, device: str) -
         return "unexpected-success" if declared is not None else "ok"
     if declared is None:
         return "unexpected-failure"
-    said = f"{result.error_type or result.status}: {result.error_message or ''}"
-    return "expected-failure" if declared.error in said else "unexpected-failure"
+    return "expected-failure" if declared.error in failure_text(result) else "unexpected-failure"
 
 
 def write_report(runs: dict[tuple[str, int], ExampleRun], mappings, path: Path, device: str) -> None:

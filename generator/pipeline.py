@@ -13,12 +13,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import ROOT
 from .coverage import DEFAULT_MODULES, coverage
 from .loader import LoadedMapping, Problem, load_mappings
 from .render import Renderer, render_site
 from .reports import ReportError, read_matrix
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAPPINGS = ROOT / "mappings"
 DEFAULT_OUTPUT = ROOT / "docs" / "api"
 DEFAULT_CACHE = ROOT / ".cache" / "outputs.sqlite"

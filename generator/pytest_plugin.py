@@ -56,17 +56,16 @@ class MappingFile(pytest.File):
         if loaded is None:
             yield SchemaItem.from_parent(self, name="schema", problems=[str(problem) for problem in problems])
             return
-        mapping = loaded.mapping
-        for side in ("source", "target"):
-            if getattr(mapping, side) is not None:
-                yield SignatureItem.from_parent(self, name=f"{side}-signature", loaded=loaded, side=side)
-        for index, example in enumerate(mapping.examples):
-            for side in ("source", "target"):
-                if example.code(side) is not None and getattr(mapping, side) is not None:
-                    yield ExampleItem.from_parent(self, name=f"example-{index + 1}-{side}", loaded=loaded,
-                                                  index=index, side=side)
-            if example.same_values:
+        from .verify import planned_checks
+
+        for index, part in planned_checks(loaded.mapping):
+            if index is None:
+                yield SignatureItem.from_parent(self, name=f"{part}-signature", loaded=loaded, side=part)
+            elif part == "agreement":
                 yield AgreementItem.from_parent(self, name=f"example-{index + 1}-agreement", loaded=loaded, index=index)
+            else:
+                yield ExampleItem.from_parent(self, name=f"example-{index + 1}-{part}", loaded=loaded,
+                                              index=index, side=part)
 
 
 class MappingItem(pytest.Item):

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import jinja2
 
+from . import ROOT
+from .execute import failure_text
 from .frameworks import framework_of
 from .loader import LoadedMapping
 from .reports import example_matrix
 from .schema import ApiSide, Example, Mapping, Status, field_reference, numbered_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -100,14 +101,6 @@ def code_with_outputs(code: str, result) -> str:
     return "\n".join(woven)
 
 
-def failure_text(result) -> str:
-    if result.status == "timeout":
-        return f"Timeout: {result.error_message or 'the snippet ran too long'}"
-    if result.error_type and result.error_message:
-        return f"{result.error_type}: {result.error_message}"
-    return result.error_type or result.error_message or result.status
-
-
 @dataclass
 class SideView:
     framework: str
@@ -178,7 +171,7 @@ def provenance_of(mapping: Mapping, runs: dict[int, object], device: str) -> Pro
                 continue
             provenance.versions[framework_of(api_side.api).display] = result.framework_version
             provenance.device_name = result.device_name or provenance.device_name
-            if getattr(result, "produced_on", None):
+            if result.produced_on:
                 provenance.dates.add(result.produced_on)
     return provenance if provenance.versions else None
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .execute import SnippetResult, failure_text
+
 SIDES = ("source", "target")
 
 
@@ -32,13 +34,12 @@ def read_report(path: Path) -> dict:
 
 
 def _cell(side: dict) -> dict:
-    failed = side.get("status") != "ok"
-    error = f"{side.get('error_type') or side.get('status')}: {side.get('error_message') or ''}".rstrip(": ")
+    result = SnippetResult.from_dict(side)
     return {
-        "status": side.get("status"),
-        "error": error if failed else None,
-        "version": side.get("framework_version"),
-        "device_name": side.get("device_name"),
+        "status": result.status,
+        "error": None if result.ok else failure_text(result),
+        "version": result.framework_version,
+        "device_name": result.device_name,
     }
 
 

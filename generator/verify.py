@@ -23,10 +23,10 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from .execute import expectation, failure_text
 from .frameworks import framework_of
 from .introspect import ApiNotFound, signature_of
 from .loader import LoadedMapping
-from .render import failure_text
 from .schema import Mapping
 
 ERROR = "error"
@@ -45,6 +45,22 @@ class Finding:
     def __str__(self) -> str:
         marker = "" if self.severity == ERROR else f" ({self.severity})"
         return f"{self.path}:{self.line}: [{self.check}]{marker} {self.message}"
+
+
+def planned_checks(mapping: Mapping) -> list[tuple[int | None, str]]:
+    """Every check on one mapping, as (example index, part): ``(None, side)`` checks a side's API
+    and signature, ``(index, side)`` one side of an example, ``(index, "agreement")`` its two sides."""
+    checks: list[tuple[int | None, str]] = [(None, side) for side in ("source", "target") if getattr(mapping, side)]
+    for index, example in enumerate(mapping.examples):
+        checks += [(index, side) for side in ("source", "target") if example.code(side) is not None]
+        if example.same_values:
+            checks.append((index, "agreement"))
+    return checks
+
+
+def check_name(api: str, index: int | None, part: str) -> str:
+    """A check's name in findings and JUnit, e.g. "torch.nn.L1Loss::example 1::target"."""
+    return f"{api}::{part} signature" if index is None else f"{api}::example {index + 1}::{part}"
 
 
 # --------------------------------------------------------------------------- shards
@@ -78,14 +94,12 @@ def example_findings(loaded: LoadedMapping, runs: dict, device: str) -> list[Fin
         if example.same_values and run.comparison.verdict == "disagree":
             findings.append(Finding("agreement", loaded.path, loaded.line_of("examples", index, "same_values"),
                                     f"example {index + 1}: the two sides disagree: {run.comparison.detail}",
-                                    name=f"{mapping.source.api}::example {index + 1}::agreement"))
+                                    name=check_name(mapping.source.api, index, "agreement")))
     return findings
 
 
 def example_findings_of(loaded: LoadedMapping, index: int, side: str, run, device: str) -> list[Finding]:
     """A problem when one side of one example did not do what the mapping declares for ``device``."""
-    from .execute import expectation
-
     example = loaded.mapping.examples[index]
     result = getattr(run, side)
     verdict = expectation(example, side, result, device)
@@ -99,7 +113,7 @@ def example_findings_of(loaded: LoadedMapping, index: int, side: str, run, devic
         message = f"{what} failed on {device} with {failure_text(result)!r}, not with the declared {declared.error!r}"
     else:
         message = f"{what} failed on {device}: {failure_text(result)}"
-    name = f"{loaded.mapping.source.api}::example {index + 1}::{side}"
+    name = check_name(loaded.mapping.source.api, index, side)
     line = loaded.line_in_text(("examples", index, side), result.error_line)
     return [Finding("example", loaded.path, line, message, name=name)]
 
@@ -124,7 +138,7 @@ def signature_findings(loaded: LoadedMapping) -> list[Finding]:
 def side_findings(loaded: LoadedMapping, side_name: str) -> list[Finding]:
     """Does the API of one side exist, and do the parameters the mapping lists match its signature?"""
     side = getattr(loaded.mapping, side_name)
-    name = f"{loaded.mapping.source.api}::{side_name} signature"
+    name = check_name(loaded.mapping.source.api, None, side_name)
     line = loaded.line_of(side_name, "api")
     framework = framework_of(side.api)
     installed = f"{framework.key} {framework.version}"
@@ -241,14 +255,7 @@ def junit_xml(findings: list[Finding], passed: list[str]) -> str:
 def check_names(loaded: LoadedMapping) -> list[str]:
     """Every check verify runs for one mapping, named as in JUnit."""
     api = loaded.mapping.source.api
-    names = [f"{api}::source signature"]
-    if loaded.mapping.target:
-        names.append(f"{api}::target signature")
-    for index, example in enumerate(loaded.mapping.examples):
-        names += [f"{api}::example {index + 1}::{side}" for side in ("source", "target") if example.code(side)]
-        if example.same_values:
-            names.append(f"{api}::example {index + 1}::agreement")
-    return names
+    return [check_name(api, index, part) for index, part in planned_checks(loaded.mapping)]
 
 
 # --------------------------------------------------------------------------- the gate
