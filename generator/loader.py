@@ -104,8 +104,8 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
         if node is None:
             return None, [Problem(path, 1, 1, "", "the file is empty; a mapping needs at least `source` and `status`")]
         positions: dict[FieldPath, Position] = {}
-        data = _to_python(node, (), positions)
-        text_starts = _block_text_starts(node, ())
+        text_starts: dict[FieldPath, int] = {}
+        data = _to_python(node, (), positions, text_starts)
     except _DuplicateKey as dup:
         line, column = _position(dup.node)
         first_line = dup.first.start_mark.line + 1
@@ -126,8 +126,10 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
     return LoadedMapping(path, mapping, positions, text_starts), []
 
 
-def _to_python(node: yaml.Node, here: FieldPath, positions: dict[FieldPath, Position]):
-    """Build plain Python data from a composed YAML node, remembering where each value sits."""
+def _to_python(node: yaml.Node, here: FieldPath, positions: dict[FieldPath, Position],
+               text_starts: dict[FieldPath, int]):
+    """Build plain Python data from a composed YAML node, remembering where each value sits and
+    where the text of each literal / folded block scalar (``|`` / ``>``) begins."""
     positions[here] = _position(node)
     if isinstance(node, yaml.MappingNode):
         result: dict = {}
@@ -137,26 +139,14 @@ def _to_python(node: yaml.Node, here: FieldPath, positions: dict[FieldPath, Posi
             if key in seen:
                 raise _DuplicateKey(str(key), key_node, seen[key])
             seen[key] = key_node
-            result[key] = _to_python(value_node, (*here, str(key)), positions)
+            result[key] = _to_python(value_node, (*here, str(key)), positions, text_starts)
             positions[(*here, str(key))] = _position(key_node)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*here, index), positions) for index, item in enumerate(node.value)]
+        return [_to_python(item, (*here, index), positions, text_starts) for index, item in enumerate(node.value)]
+    if node.style in ("|", ">"):
+        text_starts[here] = node.start_mark.line + 2  # the indicator's line, 0-based, then one down
     return _scalar(node)
-
-
-def _block_text_starts(node: yaml.Node, here: FieldPath) -> dict[FieldPath, int]:
-    """First file line of each literal / folded block scalar (``|`` / ``>``): where its text begins."""
-    starts: dict[FieldPath, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            starts.update(_block_text_starts(value_node, (*here, str(key_node.value))))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            starts.update(_block_text_starts(item, (*here, index)))
-    elif node.style in ("|", ">"):
-        starts[here] = node.start_mark.line + 2  # the indicator's line, 0-based, then one down
-    return starts
 
 
 def _scalar(node: yaml.Node):
