@@ -2,8 +2,25 @@
 
 Nothing here imports torch or MindSpore at module import time: ``resolve`` imports the one
 package an API name needs, the first time it is asked for. Used by the scaffolder
-(``python -m generator new``) and meant for a signature-drift check as well, so every function
+(``python -m generator new``) and by the signature-drift check of ``verify``, so every function
 works on any dotted name and never raises on an object whose signature cannot be read.
+
+A signature is read from the first of these sources that gives one (``SOURCES``), and records
+which one it came from (``ApiSignature.source``):
+
+``inspect``      ``inspect.signature`` of the object itself, when it is real: not a builtin
+                 without text signature, not a bare ``(*args, **kwargs)`` wrapper;
+``docstring``    the signature the framework documents on the first line(s) of the docstring,
+                 read the way Sphinx's ``autodoc_docstring_signature`` reads it
+                 (``abs(input: Tensor, *, out: Optional[Tensor]) -> Tensor``);
+``operator``     the framework's own operator definitions shipped in the installed package:
+                 PyTorch's native function schemas (``torch._C._jit_get_schemas_for_operator``)
+                 and MindSpore's generated operator functions
+                 (``mindspore.ops.auto_generate.gen_ops_def``).
+
+A docstring may leave a default out (PyTorch writes ``out: Optional[Tensor]`` for ``out=None``):
+``ApiSignature.defaults_complete`` is False then, and a missing default means "not stated",
+not "required".
 """
 
 from __future__ import annotations
@@ -13,6 +30,7 @@ import enum
 import importlib
 import inspect
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import ModuleType
@@ -25,6 +43,10 @@ INDENT = "    "
 
 #: The method a class runs when it is called, by framework.
 _CALL_METHODS = {"torch": ("forward",), "mindspore": ("construct",)}
+
+#: Where a signature can come from, in the order they are tried.
+INSPECT, DOCSTRING, OPERATOR = "inspect", "docstring", "operator"
+SOURCES = (INSPECT, DOCSTRING, OPERATOR)
 
 POSITIONAL_ONLY = "POSITIONAL_ONLY"
 POSITIONAL_OR_KEYWORD = "POSITIONAL_OR_KEYWORD"
@@ -93,6 +115,8 @@ class ApiSignature:
     parameters: list[Param] = field(default_factory=list)
     inputs: list[Param] = field(default_factory=list)
     has_call: bool = False  # a class whose call method (forward / construct) was read
+    source: str = "inspect"  # one of SOURCES: where the constructor's or function's parameters came from
+    defaults_complete: bool = True  # False: a parameter without default may have one the source leaves out
 
     @property
     def text(self) -> str:
@@ -200,7 +224,7 @@ def deprecated_parameters(api: str) -> set[str]:
 
 
 def signature_of(api: str, kind: str | enum.Enum | None = None) -> ApiSignature | None:
-    """The signature of ``api`` as installed, or None when it cannot be read (e.g. a builtin).
+    """The signature of ``api`` as installed, or None when no source gives one.
 
     ``kind`` is ``class``, ``function`` or ``method`` (``schema.Kind`` works too); guessed when
     omitted. Raises ``ApiNotFound`` when the API does not exist.
@@ -210,28 +234,182 @@ def signature_of(api: str, kind: str | enum.Enum | None = None) -> ApiSignature 
     if kind == "class" and not inspect.isclass(obj):
         kind = kind_of(api, obj)  # named a class but is not one: read it for what it is
     if kind == "class":
-        parameters = _constructor_params(obj)
-        if parameters is None:
+        read = _constructor_params(obj)
+        if read is None:
+            read = _documented(obj, api, drop_self=False)
+        if read is None:
             return None
         call = _call_method(obj, api)
         inputs = _params(call, drop_first=True) if call is not None else None
-        return ApiSignature(api, kind, parameters, inputs or [], has_call=inputs is not None)
+        if inputs is not None and _generic_params(inputs):
+            inputs = None
+        return ApiSignature(api, kind, read.parameters, inputs or [], has_call=inputs is not None,
+                            source=read.source, defaults_complete=read.defaults_complete)
     if inspect.isclass(obj):  # a class asked for as a function: its constructor
-        parameters = _constructor_params(obj)
+        read = _constructor_params(obj) or _documented(obj, api, drop_self=False)
     else:
-        parameters = _params(obj, drop_first=kind == "method")
-    if parameters is None:
+        read = _read_callable(obj, api, kind == "method")
+    if read is None:
         return None
-    return ApiSignature(api, kind, parameters)
+    return ApiSignature(api, kind, read.parameters, source=read.source, defaults_complete=read.defaults_complete)
 
 
-def _constructor_params(cls: type) -> list[Param] | None:
+@dataclass(frozen=True)
+class _Read:
+    parameters: list[Param]
+    source: str
+    defaults_complete: bool = True
+
+
+def _read_callable(obj: object, api: str, is_method: bool) -> _Read | None:
+    """Function or method parameters from the first source in ``SOURCES`` that has them."""
+    parameters = _params(obj, drop_first=is_method)
+    if parameters is not None and not _generic_params(parameters):
+        return _Read(parameters, INSPECT)
+    return _documented(obj, api, drop_self=is_method) or _operator(api, is_method)
+
+
+def _generic_params(parameters: list[Param]) -> bool:
+    """``(*args, **kwargs)`` (or nothing but those): a wrapper that hides the real parameters."""
+    return bool(parameters) and all(param.is_variadic for param in parameters) and len(parameters) > 1
+
+
+def _constructor_params(cls: type) -> _Read | None:
+    if _takes_no_arguments(cls):
+        return _Read([], INSPECT)
     parameters = _params(cls, drop_first=False)
     if parameters is not None and parameters and all(param.is_variadic for param in parameters):
         hidden = _undecorated(cls.__init__)
         if hidden is not None:
-            return _params(hidden, drop_first=True)
+            parameters = _params(hidden, drop_first=True)
+    if parameters is None or _generic_params(parameters):
+        return None
+    return _Read(parameters, INSPECT)
+
+
+# --------------------------------------------------------------------------- documented signatures
+
+#: One docstring line as Sphinx's ``autodoc_docstring_signature`` reads it: ``[module.]name(args) [-> ret]``.
+_DOC_SIGNATURE = re.compile(r"^\s*(?:[\w.]+\.)?(\w+)\s*(\(.*\))\s*(?:->\s*(.*?))?\s*$")
+
+
+def documented_signature(obj: object, name: str) -> list[Param] | None:
+    """The parameters the docstring's leading signature line states for ``name``, or None.
+
+    Like Sphinx, only the docstring's first lines are read, and only a line naming the object
+    itself counts; when several lines state overloads, the first is taken.
+    """
+    doc = getattr(obj, "__doc__", None)
+    if not isinstance(doc, str):
+        return None
+    for line in inspect.cleandoc(doc).splitlines():
+        if not line.strip():
+            break
+        match = _DOC_SIGNATURE.match(line)
+        if match is None:
+            break
+        if match.group(1) != name:
+            continue
+        parsed = parse_signature(f"{name}{match.group(2)}")
+        if parsed is not None:
+            return parsed.parameters
+    return None
+
+
+def _documented(obj: object, api: str, drop_self: bool) -> _Read | None:
+    name = api.rsplit(".", 1)[-1]
+    parameters = documented_signature(obj, name)
+    if parameters is None and inspect.isclass(obj):
+        parameters = documented_signature(obj.__init__, "__init__")
+        drop_self = True
+    if parameters is None:
+        return None
+    if drop_self and parameters and parameters[0].name == "self":
+        parameters = parameters[1:]
+    return _Read(parameters, DOCSTRING, defaults_complete=False)
+
+
+# --------------------------------------------------------------------------- operator definitions
+
+
+def _operator(api: str, is_method: bool) -> _Read | None:
+    framework = api.split(".", 1)[0]
+    reader = _OPERATOR_READERS.get(framework)
+    return reader(api.rsplit(".", 1)[-1], is_method) if reader else None
+
+
+def _torch_operator(name: str, is_method: bool) -> _Read | None:
+    """PyTorch's native function schema ``aten::NAME``: the overload without ``.out`` and the like."""
+    import torch
+
+    try:
+        schemas = torch._C._jit_get_schemas_for_operator(f"aten::{name}")
+    except Exception:
+        return None
+    if not schemas:
+        return None
+    schema = min(schemas, key=lambda item: (item.overload_name != "", item.overload_name))
+    parameters = parse_schema_arguments(str(schema))
+    if parameters is None:
+        return None
+    if parameters and parameters[0].name == "self":
+        parameters = parameters[1:] if is_method else [Param("input", None, parameters[0].kind), *parameters[1:]]
+    return _Read(parameters, OPERATOR)
+
+
+def parse_schema_arguments(schema: str) -> list[Param] | None:
+    """Parameters of a native function schema, ``aten::gelu(Tensor self, *, str approximate="none") -> Tensor``.
+
+    Types are dropped; string defaults are written with single quotes, as Python prints them.
+    """
+    head, _, _ = schema.partition("(")
+    parsed = parse_signature("op(" + schema[len(head) + 1:])
+    if parsed is None:
+        return None
+    parameters = []
+    for param in parsed.parameters:
+        name = param.name.split()[-1] if param.name.split() else param.name
+        default = param.default_repr
+        if default is not None and len(default) >= 2 and default[0] == default[-1] == '"':
+            default = repr(default[1:-1])
+        parameters.append(Param(name, default, param.kind))
     return parameters
+
+
+def _mindspore_operator(name: str, is_method: bool) -> _Read | None:
+    """MindSpore's generated operator function of that name (``gen_ops_def``), or its ``_ext`` form."""
+    try:
+        definitions = importlib.import_module("mindspore.ops.auto_generate.gen_ops_def")
+    except Exception:
+        return None
+    for candidate in (name, f"{name}_ext"):
+        function = getattr(definitions, candidate, None)
+        if function is None or inspect.isclass(function):
+            continue
+        parameters = _params(function, drop_first=False)
+        if parameters is None or _generic_params(parameters):
+            continue
+        if is_method and parameters:
+            parameters = parameters[1:]
+        return _Read(parameters, OPERATOR)
+    return None
+
+
+_OPERATOR_READERS = {"torch": _torch_operator, "mindspore": _mindspore_operator}
+
+
+def _takes_no_arguments(cls: type) -> bool:
+    """A layer that keeps ``torch.nn.Module.__init__``: its ``(*args, **kwargs)`` accepts none."""
+    module_class = sys.modules.get("torch.nn") and getattr(sys.modules["torch.nn"], "Module", None)
+    return module_class is not None and cls.__init__ is module_class.__init__ and cls is not module_class
+
+
+def constructible(obj: object) -> bool:
+    """False for a pybind11 class without a constructor (calling it raises "No constructor defined!"):
+    it keeps the slot wrapper that pybind11 puts in place of ``__init__`` instead of a bound ``init``."""
+    if not inspect.isclass(obj) or not any(base.__name__ == "pybind11_object" for base in obj.__mro__):
+        return True
+    return type(obj.__dict__.get("__init__", None)).__name__ != "wrapper_descriptor"
 
 
 def _undecorated(function: object) -> object | None:
@@ -439,3 +617,59 @@ def _split_params(inner: str) -> list[Param]:
             name, kind, keyword_only = name[1:], VAR_POSITIONAL, True
         params.append(Param(name, default.strip() or None if default else None, kind))
     return params
+
+
+# --------------------------------------------------------------------------- coverage
+
+#: The namespaces whose public callables the signature coverage figure counts, by framework.
+COVERAGE_NAMESPACES = {
+    "torch": ("torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.optim"),
+    "mindspore": ("mindspore.mint", "mindspore.mint.nn", "mindspore.mint.nn.functional", "mindspore.ops",
+                  "mindspore.nn", "mindspore.Tensor"),
+}
+
+
+@dataclass(frozen=True)
+class SignatureCoverage:
+    """How many public callables of one namespace have a checkable signature, and from which source."""
+
+    namespace: str
+    total: int
+    by_source: dict[str, int]
+    unreadable: tuple[str, ...]
+    not_constructible: tuple[str, ...] = ()  # classes Python cannot instantiate: not counted in ``total``
+
+    @property
+    def readable(self) -> int:
+        return sum(self.by_source.values())
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.readable / self.total if self.total else 100.0
+
+
+def signature_coverage(namespace: str) -> SignatureCoverage:
+    """Read the signature of every public callable of ``namespace`` (see ``coverage.public_names``)."""
+    from .coverage import public_names as namespace_names
+
+    by_source = {source: 0 for source in SOURCES}
+    unreadable, excluded = [], []
+    for name in namespace_names(namespace):
+        api = f"{namespace}.{name}"
+        if not constructible(resolve(api)):
+            excluded.append(api)
+            continue
+        try:
+            signature = signature_of(api)
+        except Exception:  # any failure to read is what this figure counts, not a crash
+            signature = None
+        if signature is None:
+            unreadable.append(api)
+        else:
+            by_source[signature.source] += 1
+    return SignatureCoverage(namespace, len(unreadable) + sum(by_source.values()), by_source, tuple(unreadable),
+                             tuple(excluded))
+
+
+def framework_coverage(framework: str) -> list[SignatureCoverage]:
+    return [signature_coverage(namespace) for namespace in COVERAGE_NAMESPACES[framework]]

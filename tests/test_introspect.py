@@ -120,9 +120,75 @@ def test_method_signature_drops_self():
     assert signature_of("mindspore.Tensor.flip", "method").text == "mindspore.Tensor.flip(dims)"
 
 
-def test_builtins_without_a_signature_give_none():
-    assert signature_of("torch.abs") is None
-    assert signature_of("torch.Tensor.abs", "method") is None
+def test_a_builtin_is_read_from_its_documented_signature():
+    signature = signature_of("torch.abs")
+    assert signature.source == introspect.DOCSTRING
+    assert not signature.defaults_complete  # PyTorch writes `out: Optional[Tensor]` without its default
+    assert [(p.name, p.kind) for p in signature.parameters] == [("input", "POSITIONAL_OR_KEYWORD"), ("out", KEYWORD_ONLY)]
+    assert signature.text == "torch.abs(input, *, out)"
+    tensor_method = signature_of("torch.Tensor.view", "method")
+    assert (tensor_method.source, tensor_method.parameters) == (introspect.DOCSTRING, [Param("shape", None, VAR_POSITIONAL)])
+
+
+def test_a_generic_wrapper_is_read_from_its_documented_signature():
+    signature = signature_of("mindspore.mint.nn.functional.gelu")  # def gelu(*args, **kwargs)
+    assert signature.source == introspect.DOCSTRING
+    assert signature.parameters == [Param("input"), Param("approximate", "'none'", KEYWORD_ONLY)]
+
+
+def test_documented_signature_reads_only_a_leading_line_naming_the_object():
+    def gelu():
+        """gelu(input, *, approximate='none') -> Tensor
+
+        relu(x) -> Tensor is not read: it follows a blank line."""
+
+    def other():
+        """Applies gelu(input)."""
+
+    assert introspect.documented_signature(gelu, "gelu") == [Param("input"), Param("approximate", "'none'", KEYWORD_ONLY)]
+    assert introspect.documented_signature(gelu, "relu") is None
+    assert introspect.documented_signature(other, "other") is None
+
+
+def test_torch_builtins_without_docstring_are_read_from_the_native_schema():
+    import torch
+
+    schema = "aten::gelu(Tensor self, *, str approximate=\"none\") -> Tensor"
+    assert introspect.parse_schema_arguments(schema) == [Param("self"), Param("approximate", "'none'", KEYWORD_ONLY)]
+    read = introspect._torch_operator("cat", is_method=False)
+    assert read.source == introspect.OPERATOR
+    assert read.parameters == [Param("tensors"), Param("dim", "0")]
+    method = introspect._torch_operator("gelu", is_method=True)
+    assert method.parameters == [Param("approximate", "'none'", KEYWORD_ONLY)]  # self is the tensor
+
+
+def test_mindspore_operator_definitions_are_a_source():
+    read = introspect._mindspore_operator("abs", is_method=False)
+    assert read.source == introspect.OPERATOR and [p.name for p in read.parameters] == ["input"]
+    assert introspect._mindspore_operator("no_such_operator_anywhere", is_method=False) is None
+
+
+def test_a_layer_that_keeps_the_module_constructor_takes_no_arguments():
+    import torch
+
+    assert signature_of("torch.nn.Tanh").parameters == []
+    with pytest.raises(TypeError):
+        torch.nn.Tanh(1)
+
+
+def test_pybind_classes_without_constructor_are_not_constructible():
+    import torch
+
+    assert not introspect.constructible(torch.AliasDb)
+    with pytest.raises(TypeError, match="No constructor defined"):
+        torch.AliasDb()
+    assert introspect.constructible(torch.nn.Linear)
+
+
+def test_signature_coverage_counts_sources():
+    coverage = introspect.signature_coverage("torch.optim")
+    assert coverage.total == coverage.readable + len(coverage.unreadable)
+    assert coverage.by_source[introspect.INSPECT] >= 1
 
 
 def test_variadic_parameters_are_kept_with_their_kind():

@@ -27,6 +27,8 @@ PAIRS = {
     "class": ("torch.nn.HuberLoss", "mindspore.nn.HuberLoss"),
     "function": ("torch.nn.functional.l1_loss", "mindspore.ops.l1_loss"),
     "builtin": ("torch.abs", "mindspore.ops.abs"),
+    "wrapper": ("torch.nn.functional.gelu", "mindspore.mint.nn.functional.gelu"),
+    "unreadable": ("torch.is_anomaly_enabled", "mindspore.ops.abs"),
 }
 
 
@@ -79,14 +81,23 @@ def test_function_pair_flags_one_sided_and_deprecated_parameters(scaffolded):
     assert mapping.status.value == "parameters-differ"  # weight exists in PyTorch only
 
 
-def test_builtin_without_signature_still_gives_a_valid_file(scaffolded):
+def test_builtins_and_wrappers_get_signatures_and_rows(scaffolded):
     _, paths = scaffolded
-    text = paths["builtin"].read_text(encoding="utf-8")
-    mapping = _load(paths["builtin"])
-    assert mapping.source.signature == "torch.abs(...)"
-    assert "# TODO: the signature of torch.abs cannot be read" in text
-    assert mapping.differences == []
-    assert "print(torch.abs)" in mapping.examples[0].source
+    builtin = _load(paths["builtin"])
+    assert builtin.source.signature == "torch.abs(input, *, out)"  # from PyTorch's docstring
+    assert [(row.source, row.target) for row in builtin.differences] == [("input", "input"), ("out", None)]
+    wrapper = _load(paths["wrapper"])  # MindSpore's gelu is `def gelu(*args, **kwargs)`
+    assert wrapper.target.signature == "mindspore.mint.nn.functional.gelu(input, *, approximate='none')"
+    assert ("approximate", "approximate") in [(row.source, row.target) for row in wrapper.differences]
+
+
+def test_unreadable_signature_still_gives_a_valid_file(scaffolded):
+    _, paths = scaffolded
+    text = paths["unreadable"].read_text(encoding="utf-8")
+    mapping = _load(paths["unreadable"])
+    assert mapping.source.signature == "torch.is_anomaly_enabled(...)"
+    assert "# TODO: the signature of torch.is_anomaly_enabled cannot be read" in text
+    assert all(row.source is None for row in mapping.differences)
 
 
 def test_yaml_uses_block_scalars_for_code(scaffolded):
