@@ -117,6 +117,12 @@ class ApiSignature:
     has_call: bool = False  # a class whose call method (forward / construct) was read
     source: str = "inspect"  # one of SOURCES: where the constructor's or function's parameters came from
     defaults_complete: bool = True  # False: a parameter without default may have one the source leaves out
+    overloads: list[list[Param]] = field(default_factory=list)  # other parameter lists the API accepts
+
+    @property
+    def forms(self) -> list[list[Param]]:
+        """Every parameter list the API accepts, ``parameters`` first."""
+        return [self.parameters, *self.overloads]
 
     @property
     def text(self) -> str:
@@ -244,14 +250,15 @@ def signature_of(api: str, kind: str | enum.Enum | None = None) -> ApiSignature 
         if inputs is not None and _generic_params(inputs):
             inputs = None
         return ApiSignature(api, kind, read.parameters, inputs or [], has_call=inputs is not None,
-                            source=read.source, defaults_complete=read.defaults_complete)
+                            source=read.source, defaults_complete=read.defaults_complete, overloads=read.overloads)
     if inspect.isclass(obj):  # a class asked for as a function: its constructor
         read = _constructor_params(obj) or _documented(obj, api, drop_self=False)
     else:
         read = _read_callable(obj, api, kind == "method")
     if read is None:
         return None
-    return ApiSignature(api, kind, read.parameters, source=read.source, defaults_complete=read.defaults_complete)
+    return ApiSignature(api, kind, read.parameters, source=read.source, defaults_complete=read.defaults_complete,
+                        overloads=read.overloads)
 
 
 @dataclass(frozen=True)
@@ -259,6 +266,11 @@ class _Read:
     parameters: list[Param]
     source: str
     defaults_complete: bool = True
+    overloads: list[list[Param]] = field(default_factory=list)
+
+    @property
+    def forms(self) -> list[list[Param]]:
+        return [self.parameters, *self.overloads]
 
 
 def _read_callable(obj: object, api: str, is_method: bool) -> _Read | None:
@@ -266,7 +278,20 @@ def _read_callable(obj: object, api: str, is_method: bool) -> _Read | None:
     parameters = _params(obj, drop_first=is_method)
     if parameters is not None and not _generic_params(parameters):
         return _Read(parameters, INSPECT)
-    return _documented(obj, api, drop_self=is_method) or _operator(api, is_method)
+    documented = _documented(obj, api, drop_self=is_method)
+    operator = _operator(api, is_method)
+    if documented is None:
+        return operator
+    if operator is not None:  # the operator's overloads that the docstring does not state
+        known = [documented.parameters, *documented.overloads]
+        extra = [form for form in operator.forms if not any(_covered(form, other) for other in known)]
+        documented = _Read(documented.parameters, DOCSTRING, False, [*documented.overloads, *extra])
+    return documented
+
+
+def _covered(form: list[Param], known: list[Param]) -> bool:
+    """``form`` adds no name to ``known`` (``abs(input)`` beside the documented ``abs(input, *, out)``)."""
+    return {param.name for param in form} <= {param.name for param in known}
 
 
 def _generic_params(parameters: list[Param]) -> bool:
@@ -293,40 +318,53 @@ def _constructor_params(cls: type) -> _Read | None:
 _DOC_SIGNATURE = re.compile(r"^\s*(?:[\w.]+\.)?(\w+)\s*(\(.*\))\s*(?:->\s*(.*?))?\s*$")
 
 
-def documented_signature(obj: object, name: str) -> list[Param] | None:
-    """The parameters the docstring's leading signature line states for ``name``, or None.
+#: A Sphinx directive that documents an overload further down: ``.. method:: Tensor.view(dtype) -> Tensor``.
+_DOC_DIRECTIVE = re.compile(r"^\s*\.\.\s+(?:py:)?(?:method|function|class)::\s*(.*)$")
 
-    Like Sphinx, only the docstring's first lines are read, and only a line naming the object
-    itself counts; when several lines state overloads, the first is taken.
-    """
+
+def documented_signatures(obj: object, name: str) -> list[list[Param]]:
+    """The parameter lists the docstring states for ``name``: its leading signature lines, as
+    Sphinx's ``autodoc_docstring_signature`` reads them (consecutive lines from the first, only
+    those naming the object itself), then ``.. method::``/``.. function::`` directives for the
+    same name further down, the way the frameworks document more overloads."""
     doc = getattr(obj, "__doc__", None)
     if not isinstance(doc, str):
-        return None
-    for line in inspect.cleandoc(doc).splitlines():
-        if not line.strip():
-            break
-        match = _DOC_SIGNATURE.match(line)
+        return []
+    lines = inspect.cleandoc(doc).splitlines()
+    forms = []
+    for line in lines:
+        match = _DOC_SIGNATURE.match(line) if line.strip() else None
         if match is None:
             break
-        if match.group(1) != name:
-            continue
-        parsed = parse_signature(f"{name}{match.group(2)}")
-        if parsed is not None:
-            return parsed.parameters
-    return None
+        if match.group(1) == name:
+            forms.append(f"{name}{match.group(2)}")
+    for line in lines:
+        directive = _DOC_DIRECTIVE.match(line)
+        match = _DOC_SIGNATURE.match(directive.group(1)) if directive else None
+        if match is not None and match.group(1) == name:
+            forms.append(f"{name}{match.group(2)}")
+    parsed = [parse_signature(form) for form in forms]
+    return [form.parameters for form in parsed if form is not None]
+
+
+def documented_signature(obj: object, name: str) -> list[Param] | None:
+    """The first parameter list the docstring states for ``name`` (see ``documented_signatures``)."""
+    forms = documented_signatures(obj, name)
+    return forms[0] if forms else None
 
 
 def _documented(obj: object, api: str, drop_self: bool) -> _Read | None:
     name = api.rsplit(".", 1)[-1]
-    parameters = documented_signature(obj, name)
-    if parameters is None and inspect.isclass(obj):
-        parameters = documented_signature(obj.__init__, "__init__")
+    forms = documented_signatures(obj, name)
+    if not forms and inspect.isclass(obj):
+        forms = documented_signatures(obj.__init__, "__init__")
         drop_self = True
-    if parameters is None:
+    if not forms:
         return None
-    if drop_self and parameters and parameters[0].name == "self":
-        parameters = parameters[1:]
-    return _Read(parameters, DOCSTRING, defaults_complete=False)
+    if drop_self:
+        forms = [form[1:] if form and form[0].name == "self" else form for form in forms]
+    unique = [form for index, form in enumerate(forms) if form not in forms[:index]]
+    return _Read(unique[0], DOCSTRING, False, unique[1:])
 
 
 # --------------------------------------------------------------------------- operator definitions
@@ -346,15 +384,28 @@ def _torch_operator(name: str, is_method: bool) -> _Read | None:
         schemas = torch._C._jit_get_schemas_for_operator(f"aten::{name}")
     except Exception:
         return None
-    if not schemas:
+    forms = []
+    on_tensors = [schema for schema in schemas if _tensor_first(schema)]
+    # TorchScript also registers forms on plain numbers (``add.int(int a, int b)``): not the Python API
+    schemas = on_tensors or [schema for schema in schemas if not schema.overload_name]
+    for schema in sorted(schemas, key=lambda item: (item.overload_name != "", item.overload_name)):
+        if schema.overload_name == "out" or schema.overload_name.endswith("_out"):
+            continue  # the same function writing into `out`: Python exposes it as the `out` keyword
+        parameters = parse_schema_arguments(str(schema))
+        if parameters is None:
+            continue
+        if parameters and parameters[0].name == "self":
+            parameters = parameters[1:] if is_method else [Param("input", None, parameters[0].kind), *parameters[1:]]
+        if parameters not in forms:
+            forms.append(parameters)
+    if not forms:
         return None
-    schema = min(schemas, key=lambda item: (item.overload_name != "", item.overload_name))
-    parameters = parse_schema_arguments(str(schema))
-    if parameters is None:
-        return None
-    if parameters and parameters[0].name == "self":
-        parameters = parameters[1:] if is_method else [Param("input", None, parameters[0].kind), *parameters[1:]]
-    return _Read(parameters, OPERATOR)
+    return _Read(forms[0], OPERATOR, True, forms[1:])
+
+
+def _tensor_first(schema: object) -> bool:
+    arguments = getattr(schema, "arguments", None) or []
+    return bool(arguments) and str(arguments[0].type).startswith("Tensor")
 
 
 def parse_schema_arguments(schema: str) -> list[Param] | None:
@@ -569,6 +620,28 @@ def parse_signature(text: str) -> ParsedSignature | None:
     parameters = _split_params(groups[0])
     inputs = _split_params(groups[1]) if len(groups) > 1 else None
     return ParsedSignature(match.group(2), bool(match.group(1)), parameters, inputs)
+
+
+def parse_signatures(text: str) -> list[ParsedSignature]:
+    """Every signature in ``text``, one per overload: each begins on a line of its own."""
+    starts = [match.start() for match in re.finditer(r"^[ \t]*(?:class\s+)?[A-Za-z_][\w.]*\s*\(", text, re.MULTILINE)]
+    parsed = []
+    for start in starts:
+        if any(begin < start < end for begin, end in _spans(text, parsed)):
+            continue  # a parameter line of the signature before, not a new one
+        signature = parse_signature(text[start:])
+        if signature is not None:
+            parsed.append((start, signature))
+    return [signature for _, signature in parsed]
+
+
+def _spans(text: str, parsed: list) -> list[tuple[int, int]]:
+    spans = []
+    for start, _ in parsed:
+        open_at = text.index("(", start)
+        end = _closing(text, open_at)
+        spans.append((start, len(text) if end is None else end))
+    return spans
 
 
 def outside_strings(text: str):

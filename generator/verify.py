@@ -13,6 +13,7 @@ do not fail the run.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import posixpath
 import re
@@ -25,12 +26,13 @@ from markdown_it import MarkdownIt
 
 from .execute import expectation, failure_text
 from .frameworks import framework_of
-from .introspect import ApiNotFound, signature_of
+from .introspect import SOURCES, ApiNotFound, framework_coverage, ApiSignature, Param, parse_signatures, signature_of
 from .loader import LoadedMapping
 from .schema import Mapping
 
 ERROR = "error"
 UNCHECKED = "unchecked"
+NOT_RUN = "not run here"  # a side whose framework is not installed here, or not selected: skipped
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,14 @@ def example_findings_of(loaded: LoadedMapping, index: int, side: str, run, devic
 
 
 def listed_names(mapping: Mapping, side: str) -> list[str]:
-    return [getattr(row, side) for row in mapping.differences
+    return [row_parameter(getattr(row, side))[0] for row in mapping.differences
             if row.category in ("Parameters", "Inputs") and getattr(row, side)]
+
+
+def row_parameter(text: str) -> tuple[str, str | None]:
+    """A difference row names a parameter, optionally with the default it states: ``lr=0.001``."""
+    name, equals, default = text.partition("=")
+    return name.strip(), default.strip() if equals else None
 
 
 def signature_findings(loaded: LoadedMapping) -> list[Finding]:
@@ -136,7 +144,8 @@ def signature_findings(loaded: LoadedMapping) -> list[Finding]:
 
 
 def side_findings(loaded: LoadedMapping, side_name: str) -> list[Finding]:
-    """Does the API of one side exist, and do the parameters the mapping lists match its signature?"""
+    """Does the API of one side exist, and do the signature text and the difference rows of the
+    mapping match its real signature: names, kinds (positional or keyword-only) and defaults?"""
     side = getattr(loaded.mapping, side_name)
     name = check_name(loaded.mapping.source.api, None, side_name)
     line = loaded.line_of(side_name, "api")
@@ -148,16 +157,30 @@ def side_findings(loaded: LoadedMapping, side_name: str) -> list[Finding]:
         return [Finding("api", loaded.path, line, str(error), name=name)]
     if signature is None:
         return [Finding("signature", loaded.path, line,
-                        f"{side.api} offers no introspectable signature in {installed}; not checked",
+                        f"{side.api} offers no readable signature in {installed} (tried: {', '.join(SOURCES)}); not checked",
                         severity=UNCHECKED, name=name)]
-    listed = listed_names(loaded.mapping, side_name)
+    where = f"against {installed} (signature read from {signature.source})"
+    findings = [Finding("signature", loaded.path, text_line, f"signature text drift {where}: {message}", name=name)
+                for text_line, message in text_problems(loaded, side_name, signature)]
+    messages = row_problems(loaded.mapping, side_name, signature)
+    if messages:
+        findings.append(Finding("signature", loaded.path, loaded.line_of(side_name, "api"),
+                                f"signature drift {where}: " + "; ".join(messages), name=name))
+    findings += row_default_findings(loaded, side_name, signature, where, name)
+    return findings
+
+
+def row_problems(mapping: Mapping, side_name: str, signature: ApiSignature) -> list[str]:
+    """Names the difference rows list that the API lacks, and parameters it has that no row lists."""
+    listed = listed_names(mapping, side_name)
     if not listed:
-        return [Finding("signature", loaded.path, line, f"the mapping lists no parameters of {side.api}; not checked",
-                        severity=UNCHECKED, name=name)]
-    real = [param.name for param in (*signature.parameters, *signature.inputs)]
+        return []
+    api = getattr(mapping, side_name).api
+    main = [param.name for param in (*signature.parameters, *signature.inputs)]
+    known = {param.name for form in signature.forms for param in form} | set(main)
     listed_bare = [item.lstrip("*") for item in listed]
-    added = [item for item in real if item not in listed_bare]
-    removed = [item for item in listed_bare if item not in real]
+    added = [item for item in main if item not in listed_bare]  # overloads' own names may go unlisted
+    removed = [item for item in listed_bare if item not in known]
     messages = []
     for item in removed:
         close = difflib.get_close_matches(item, added, n=1)
@@ -165,11 +188,128 @@ def side_findings(loaded: LoadedMapping, side_name: str) -> list[Finding]:
             messages.append(f"`{item}` is now called `{close[0]}`")
             added.remove(close[0])
         else:
-            messages.append(f"`{item}` is listed but {side.api} has no such parameter")
-    messages += [f"`{item}` is a parameter of {side.api} that the mapping does not list" for item in added]
-    if not messages:
-        return []
-    return [Finding("signature", loaded.path, line, f"signature drift against {installed}: " + "; ".join(messages), name=name)]
+            messages.append(f"`{item}` is listed but {api} has no such parameter")
+    messages += [f"`{item}` is a parameter of {api} that the mapping does not list" for item in added]
+    return messages
+
+
+def row_default_findings(loaded: LoadedMapping, side_name: str, signature: ApiSignature, where: str,
+                         name: str) -> list[Finding]:
+    """A default that a difference row states (``lr=0.001``) must be the installed one."""
+    real: dict[str, Param] = {}
+    for param in (param for form in signature.forms for param in (*form, *signature.inputs)):
+        real.setdefault(param.name, param)
+    findings = []
+    for index, row in enumerate(loaded.mapping.differences):
+        text = getattr(row, side_name)
+        if not text:
+            continue
+        parameter, stated = row_parameter(text)
+        message = default_problem(parameter, stated, real.get(parameter), signature.defaults_complete, stated_only=True)
+        if message:
+            findings.append(Finding("signature", loaded.path, loaded.line_of("differences", index, side_name),
+                                    f"difference row drift {where}: {message}", name=name))
+    return findings
+
+
+def text_problems(loaded: LoadedMapping, side_name: str, signature: ApiSignature) -> list[tuple[int, str]]:
+    """(YAML line, message) for each way the mapping's signature text differs from the real one."""
+    text = getattr(loaded.mapping, side_name).signature
+    field_path = (side_name, "signature")
+    written_forms = parse_signatures(text)
+    if not written_forms:
+        return [(loaded.line_of(*field_path), "the text is not of the form `[class ]api(parameters)`")]
+    problems = []
+    for parsed in written_forms:
+        candidates = [compare_parameters(parsed.parameters, form, signature.defaults_complete, "parameter")
+                      for form in signature.forms]
+        found = min(candidates, key=len)  # the overload this line describes: the one it matches best
+        if parsed.inputs is not None and signature.has_call:
+            found = found + compare_parameters(parsed.inputs, signature.inputs, signature.defaults_complete, "input")
+        for message, parameter in found:
+            problems.append((loaded.line_in_text(field_path, _text_line(text, parameter)), message))
+    return problems
+
+
+def compare_parameters(written: list[Param], real: list[Param], defaults_complete: bool,
+                       what: str) -> list[tuple[str, str]]:
+    """(message, parameter name) for each name, kind or default in ``written`` that ``real`` does not have."""
+    real_by_name = {param.name: param for param in real}
+    written_names = {param.name for param in written}
+    problems = []
+    for param in written:
+        actual = real_by_name.get(param.name)
+        if actual is None:
+            close = difflib.get_close_matches(param.name, [p.name for p in real if p.name not in written_names], n=1)
+            hint = f"; it is now called `{close[0]}`" if close else ""
+            problems.append((f"{what} `{param.name}` does not exist{hint}", param.name))
+            continue
+        if _kind_group(param.kind) != _kind_group(actual.kind):
+            problems.append((f"{what} `{param.name}` is {_kind_label(param.kind)} in the text but "
+                             f"{_kind_label(actual.kind)} in the installed API", param.name))
+        message = default_problem(param.name, param.default_repr, actual, defaults_complete)
+        if message:
+            problems.append((message, param.name))
+    for param in real:
+        if param.name not in written_names:
+            problems.append((f"{what} `{param.display}` of the installed API is missing from the text", param.name))
+    return problems
+
+
+def default_problem(name: str, stated: str | None, actual: Param | None, defaults_complete: bool,
+                    stated_only: bool = False) -> str | None:
+    """Why a stated default (None: none stated) disagrees with the installed parameter, or None."""
+    if actual is None or actual.is_variadic:
+        return None
+    if stated is None:
+        if stated_only or actual.default_repr is None:
+            return None
+        return f"`{name}` has the default {actual.default_repr} but the text states none"
+    if actual.default_repr is None:
+        if not defaults_complete:
+            return None  # the source may leave defaults out (a docstring): nothing to hold it against
+        return f"`{name}={stated}` states a default that the installed API does not have"
+    if not same_default(stated, actual.default_repr):
+        return f"`{name}` defaults to {actual.default_repr}, not {stated}"
+    return None
+
+
+def same_default(left: str, right: str) -> bool:
+    """Two default texts mean the same value: ``'mean'`` and ``"mean"``, ``0`` and ``0.0``,
+    ``mstype.float32`` and ``mindspore.float32`` (the same last name of a dotted constant)."""
+    values = []
+    for text in (left, right):
+        try:
+            values.append(ast.literal_eval(text.strip()))
+        except (ValueError, SyntaxError):
+            values.append(None)
+            continue
+    if values[0] is not None or values[1] is not None:
+        if type(values[0]) is bool or type(values[1]) is bool:
+            return type(values[0]) is type(values[1]) and values[0] == values[1]
+        return values[0] == values[1]
+    if left.strip() in ("None",) or right.strip() in ("None",):
+        return left.strip() == right.strip()
+    return left.strip().rsplit(".", 1)[-1] == right.strip().rsplit(".", 1)[-1]
+
+
+def _kind_group(kind: str) -> str:
+    return {"POSITIONAL_ONLY": "positional", "POSITIONAL_OR_KEYWORD": "positional"}.get(kind, kind)
+
+
+def _kind_label(kind: str) -> str:
+    return {"positional": "positional", "KEYWORD_ONLY": "keyword-only", "VAR_POSITIONAL": "*variadic",
+            "VAR_KEYWORD": "**variadic"}[_kind_group(kind)]
+
+
+def _text_line(text: str, name: str) -> int:
+    """1-based line of the signature text where ``name`` is written (the first line if nowhere)."""
+    pattern = re.compile(rf"(?<![\w.'\"]){re.escape(name)}(?![\w'\"])")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number > 1 or "(" in line:
+            if pattern.search(line.split("(", 1)[1] if number == 1 else line):
+                return number
+    return 1
 
 
 # --------------------------------------------------------------------------- site
@@ -214,13 +354,41 @@ def _resolve_link(page: str, href: str) -> str:
 # --------------------------------------------------------------------------- output
 
 
-def human_summary(findings: list[Finding], checked: int) -> str:
+def human_summary(findings: list[Finding], checked: int, notes: Iterable[str] = ()) -> str:
+    """One line per finding, the ``notes`` (signature sources and coverage), then the verdict."""
     errors = [finding for finding in findings if finding.severity == ERROR]
-    unchecked = len(findings) - len(errors)
-    lines = [str(finding) for finding in findings]
+    unchecked = sum(finding.severity == UNCHECKED for finding in findings)
+    not_run = sum(finding.severity == NOT_RUN for finding in findings)
+    lines = [str(finding) for finding in findings] + list(notes)
     verdict = "FAILED" if errors else "OK"
-    lines.append(f"verify {verdict}: {checked} mappings checked, {len(errors)} problems, {unchecked} unchecked.")
+    tail = f", {not_run} not run here" if not_run else ""
+    lines.append(f"verify {verdict}: {checked} mappings checked, {len(errors)} problems, {unchecked} unchecked{tail}.")
     return "\n".join(lines)
+
+
+def signature_notes(mappings: list[LoadedMapping], frameworks: Iterable[str]) -> list[str]:
+    """Where the checked signatures came from, and the share of each framework's public callables
+    whose signature can be checked at all (``introspect.framework_coverage``)."""
+    sources: dict[str, int] = {}
+    for loaded in mappings:
+        for side in (loaded.mapping.source, loaded.mapping.target):
+            if side is None or framework_of(side.api).key not in frameworks:
+                continue
+            try:
+                signature = signature_of(side.api, side.kind.value)
+            except ApiNotFound:
+                continue
+            source = signature.source if signature is not None else "none"
+            sources[source] = sources.get(source, 0) + 1
+    notes = ["signatures checked (names, kinds, defaults) by source: "
+             + (", ".join(f"{source} {count}" for source, count in sorted(sources.items())) or "none")]
+    for framework in frameworks:
+        rows = framework_coverage(framework)
+        readable, total = sum(row.readable for row in rows), sum(row.total for row in rows)
+        parts = ", ".join(f"{row.namespace} {row.percent:.1f}%" for row in rows)
+        notes.append(f"signature coverage {framework}: {readable}/{total} public callables "
+                     f"({100.0 * readable / max(total, 1):.1f}%): {parts}")
+    return notes
 
 
 def github_annotations(findings: list[Finding]) -> str:
