@@ -36,6 +36,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .devices import missing_frameworks
+
+    if not args.allow_missing:
+        missing = missing_frameworks(load_mappings(_mapping_paths(args)).mappings, args.frameworks)
+        if missing:
+            for reason in missing:
+                print(f"error: {reason}; its examples would be published without outputs.", file=sys.stderr)
+            print("Run where every framework is installed, or pass --allow-missing to publish pages "
+                  "that say \"not run here\" for those sides.", file=sys.stderr)
+            return 1
     generated = generate(_mapping_paths(args), args.output, _execution_options(args))
     summary = summarize(generated.runs)
     print(
@@ -57,6 +67,7 @@ def _execution_options(args: argparse.Namespace) -> Options:
         progress=not args.quiet,
         report=args.report,
         matrix=getattr(args, "matrix", None),
+        frameworks=args.frameworks,
     )
 
 
@@ -64,7 +75,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import github_annotations, human_summary, junit_xml, verify
 
     result = verify(_mapping_paths(args), _execution_options(args), args.shard, docs=ROOT / "docs")
-    print(human_summary(result.findings, result.checked))
+    print(human_summary(result.findings, result.checked, result.notes))
     if args.github and result.findings:
         print(github_annotations(result.findings))
     if args.junit:
@@ -152,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
         sub.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report of every example run")
         sub.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+        sub.add_argument("--frameworks", type=_frameworks, default=None, metavar="LIST",
+                         help="run only these frameworks' sides, e.g. torch (default: all); the others are 'not run here'")
 
     check = commands.add_parser("check", help="validate mapping files")
     mappings_option(check, positional=True)
@@ -163,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                      help=f"folder for the generated pages (default: {_shown(DEFAULT_OUTPUT)})")
     run.add_argument("--matrix", type=Path, metavar="FILE", help="merged device reports to show on the pages")
+    run.add_argument("--allow-missing", action="store_true",
+                     help="publish pages even when a framework does not run here (its sides say 'not run here')")
     run.set_defaults(handler=cmd_run)
 
     new = commands.add_parser("new", help="scaffold a mapping from the installed frameworks' signatures")
@@ -213,6 +228,15 @@ def _shard(text: str) -> tuple[int, int]:
     try:
         return parse_shard(text)
     except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _frameworks(text: str) -> tuple[str, ...]:
+    from .devices import FrameworkSelectionError, parse_frameworks
+
+    try:
+        return parse_frameworks(text)
+    except FrameworkSelectionError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 

@@ -9,14 +9,21 @@
 * NumPy: ``[[0.3 0.8]\\n [0.1 0.2]]``, ``array([1., 2.], dtype=float32)``, scalars;
 * Python: ints, floats, ``nan``/``inf``, ``True``/``False`` (1 and 0), lists and tuples of these.
 
-A bracketed group of numbers (nested to any depth, separated by commas or spaces) is one array; a
-group holding anything else (``[tensor(1.), tensor(2.)]``, ``('a', 1)``) is read element by element.
+A bracketed group of numbers (nested to any depth, separated by commas or spaces) is one array; so
+is a list or tuple of two or more 0-d tensors (``[tensor(1.), tensor(2.)]``, or MindSpore's
+``[Tensor(shape=[], ...), ...]``), shape (n,), as ``numpy.array`` would make it; a group holding
+anything else (``(tensor(1.), tensor([2., 3.]))``, ``('a', 1)``) is read element by element.
 A ragged group is read as its rows. A summarised print (with ``...``) gives its visible numbers,
 flattened. Numbers glued to letters (``float64``, ``MeanBackward0``) are names, not values.
 MindSpore ``Parameter (name=..., shape=(2,), ...)`` reprs carry no values and are skipped.
 
 ``compare_outputs`` then pairs the values of both sides in order: shapes must match exactly and
-values must satisfy ``numpy.isclose(source, target, rtol, atol)`` (NaN equals NaN).
+values must satisfy ``numpy.isclose(source, target, rtol, atol + r_source + r_target)`` (NaN
+equals NaN), where ``r`` is the rounding a side's print applied: PyTorch prints tensors with a
+fixed number of decimals (4 by default), so ``tensor(0.1234)`` stands for any value within half
+a unit of its last printed digit (5e-05), and agrees with MindSpore's ``0.12343871``. Values
+printed outside a torch tensor (NumPy, MindSpore, Python: the shortest text that reads back
+the same number) count as exact, and so do integers (``tensor([1., 2.])``).
 """
 
 from __future__ import annotations
@@ -65,10 +72,32 @@ def _number(token: str) -> float:
     return float(token)
 
 
+def _resolution(token: str) -> float:
+    """Half a unit in the last printed digit of ``token``: ``0.1234`` -> 5e-05, ``1.2346e-05`` -> 5e-10."""
+    mantissa, _, exponent = token.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    if not decimals:
+        return 0.0
+    return 0.5 * 10.0 ** (int(exponent or 0) - decimals)
+
+
 class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.values: list = []
+        self.resolutions: list[float] = []  # per value: the rounding its print applied (0: exact)
+        self.rounded = False  # inside a torch tensor, whose print rounds to fixed decimals
+        self.pending = 0.0  # the coarsest rounding among the numbers read for the value being built
+
+    def number(self, token: str) -> float:
+        if self.rounded:
+            self.pending = max(self.pending, _resolution(token))
+        return _number(token)
+
+    def add(self, value) -> None:
+        self.values.append(value)
+        self.resolutions.append(self.pending)
+        self.pending = 0.0
 
     def skip_space(self, pos: int, comma: bool = False) -> int:
         text = self.text
@@ -102,7 +131,7 @@ class _Parser:
                 match = _NUMBER.match(text, pos)
                 if not match:
                     raise _Fail
-                item, pos = _number(match.group()), match.end()
+                item, pos = self.number(match.group()), match.end()
             items.append(item)
             after = self.skip_space(pos)
             if after < len(text) and text[after] == ",":
@@ -135,17 +164,48 @@ class _Parser:
         match = _NUMBER.match(self.text, pos)
         if not match:
             raise _Fail
-        return np.array(_number(match.group())), match.end()
+        return np.array(self.number(match.group())), match.end()
 
     def torch_tensor(self, pos: int) -> int:
-        data, after = self.data(pos)
+        self.rounded = True
+        try:
+            data, after = self.data(pos)
+        finally:
+            self.rounded = False
         end = self.balanced_end(after)
         value = _to_value(data)
         size = re.search(r"size=\(([\d, ]*)\)", self.text[after:end])
         if size and isinstance(value, np.ndarray) and value.size == 0:
             value = value.reshape(tuple(int(part) for part in size.group(1).replace(" ", "").split(",") if part))
-        self.values.append(value)
+        self.add(value)
         return end
+
+    def tensor(self, pos: int) -> int | None:
+        """Parse a torch or MindSpore tensor at ``pos``; None when there is none."""
+        for pattern, method in ((_TORCH, self.torch_tensor), (_MINDSPORE, self.mindspore_tensor)):
+            match = pattern.match(self.text, pos)
+            if match:
+                return method(match.end())
+        return None
+
+    def tensor_list(self, pos: int) -> int:
+        """A list or tuple of two or more 0-d tensors at ``pos``, as one array of shape (n,)."""
+        close = _CLOSE[self.text[pos]]
+        saved = len(self.values)
+        pos = self.skip_space(pos + 1)
+        while pos < len(self.text) and self.text[pos] != close:
+            end = self.tensor(pos)
+            if end is None:
+                raise _Fail
+            pos = self.skip_space(end, comma=True)
+        scalars = self.values[saved:]
+        if pos >= len(self.text) or len(scalars) < 2 or any(np.ndim(value) for value in scalars):
+            raise _Fail
+        resolution = max(self.resolutions[saved:])
+        del self.values[saved:], self.resolutions[saved:]
+        self.pending = resolution
+        self.add(np.array([float(value) for value in scalars]))
+        return pos + 1
 
     def mindspore_tensor(self, pos: int) -> int:
         shape_data, after = self.group(self.skip_space(pos))
@@ -159,14 +219,24 @@ class _Parser:
             shape = tuple(int(part) for part in shape_data)
             if isinstance(value, np.ndarray) and value.size == int(np.prod(shape)) and not _summarised(data):
                 value = value.reshape(shape)
-        self.values.append(value)
+        self.add(value)
         return end
 
     def call_with_group(self, pos: int) -> int:
         data, after = self.group(self.skip_space(pos))
         end = self.balanced_end(after)
-        self.values.append(_to_value(data))
+        self.add(_to_value(data))
         return end
+
+    def tensors_or_inside(self, pos: int) -> int:
+        """After a group that is not all numbers: a list of 0-d tensors, or else its inside, item by item."""
+        saved = len(self.values)
+        try:
+            return self.tensor_list(pos)
+        except _Fail:
+            del self.values[saved:], self.resolutions[saved:]
+            self.pending, self.rounded = 0.0, False
+            return pos + 1
 
     def parse(self) -> list:
         text = self.text
@@ -183,7 +253,8 @@ class _Parser:
                         pos = method(match.end())
                         handled = True
                     except _Fail:
-                        del self.values[saved:]
+                        del self.values[saved:], self.resolutions[saved:]
+                        self.pending, self.rounded = 0.0, False
                     break
             if handled:
                 continue
@@ -202,14 +273,14 @@ class _Parser:
                     data, end = self.group(pos)
                     value = _to_value(data)
                 except _Fail:
-                    pos += 1  # not a group of numbers: read what is inside it one by one
+                    pos = self.tensors_or_inside(pos)
                     continue
-                self.values.append(float(value) if value.ndim == 0 else value)
+                self.add(float(value) if value.ndim == 0 else value)
                 pos = end
                 continue
             match = _NUMBER.match(text, pos)
             if match:
-                self.values.append(_number(match.group()))
+                self.add(self.number(match.group()))
                 pos = match.end()
                 continue
             pos += 1
@@ -250,6 +321,13 @@ def parse_values(text: str) -> list:
     return _Parser(text).parse()
 
 
+def parse_printed(text: str) -> list[tuple[object, float]]:
+    """(value, rounding of its print) for each value in ``text`` (see the module docstring)."""
+    parser = _Parser(text)
+    values = parser.parse()
+    return list(zip(values, parser.resolutions))
+
+
 # ---------------------------------------------------------------- comparing
 
 
@@ -262,18 +340,18 @@ def _show(number: float) -> str:
     return repr(int(number)) if number.is_integer() and abs(number) < 1e16 else repr(number)
 
 
-def _values_of(outputs) -> list[tuple[int | None, object]]:
-    """(line or None, value) for every value in ``outputs``: a string, a list of strings, or a list
-    of objects with ``line`` and ``text`` (``StatementOutput``)."""
+def _values_of(outputs) -> list[tuple[int | None, object, float]]:
+    """(line or None, value, rounding) for every value in ``outputs``: a string, a list of strings,
+    or a list of objects with ``line`` and ``text`` (``StatementOutput``)."""
     if isinstance(outputs, str):
-        return [(None, value) for value in parse_values(outputs)]
-    pairs = []
+        return [(None, value, rounding) for value, rounding in parse_printed(outputs)]
+    triples = []
     for output in outputs:
         if isinstance(output, str):
-            pairs.extend((None, value) for value in parse_values(output))
+            triples.extend((None, value, rounding) for value, rounding in parse_printed(output))
         else:
-            pairs.extend((output.line, value) for value in parse_values(output.text))
-    return pairs
+            triples.extend((output.line, value, rounding) for value, rounding in parse_printed(output.text))
+    return triples
 
 
 def compare_outputs(source_text: str | Sequence, target_text: str | Sequence,
@@ -292,14 +370,14 @@ def compare_outputs(source_text: str | Sequence, target_text: str | Sequence,
         return Comparison(NOT_COMPARED, f"the {side} printed no numbers")
     if len(source) != len(target):
         return Comparison(NOT_COMPARED, f"the source printed {len(source)} values, the target {len(target)}")
-    for number, ((source_line, a), (target_line, b)) in enumerate(zip(source, target), start=1):
+    for number, ((source_line, a, a_rounding), (target_line, b, b_rounding)) in enumerate(zip(source, target), start=1):
         where = f"printed value {number}"
         if source_line is not None and target_line is not None:
             where += f" (source line {source_line}, target line {target_line})"
         if _shape(a) != _shape(b):
             return Comparison(DISAGREE, f"{where}: shape {_shape(a)} vs {_shape(b)}")
         a_array, b_array = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-        close = np.isclose(a_array, b_array, rtol=rtol, atol=atol, equal_nan=True)
+        close = np.isclose(a_array, b_array, rtol=rtol, atol=atol + a_rounding + b_rounding, equal_nan=True)
         if not np.all(close):
             index = tuple(int(i) for i in np.argwhere(~close)[0]) if close.ndim else ()
             at = f" at index {index if len(index) != 1 else index[0]}" if index else ""

@@ -47,6 +47,7 @@ from . import ROOT, __version__
 from . import worker as protocol
 from .cache import ResultCache
 from .compare import NOT_COMPARED, Comparison, compare_results
+from .devices import why_not_here
 from .frameworks import FRAMEWORKS, framework_of
 from .progress import Progress
 
@@ -604,6 +605,7 @@ class ExampleRun:
     source: SnippetResult | None
     target: SnippetResult | None
     comparison: Comparison
+    not_run: dict[str, str] = field(default_factory=dict)  # side -> why it did not run here (``devices``)
 
 
 def snippets_of(mappings) -> list[tuple[tuple[str, int, str], Snippet]]:
@@ -624,15 +626,34 @@ def snippets_of(mappings) -> list[tuple[tuple[str, int, str], Snippet]]:
     return items
 
 
+def not_run_reason(example, framework: str, device: str, frameworks=None) -> str | None:
+    """Why one side of ``example`` is not run here: its framework does not run on this machine
+    (``devices.why_not_here``) or the example is marked ``cpu_only`` and the device is not the CPU."""
+    reason = why_not_here(framework, frameworks)
+    if reason is None and getattr(example, "cpu_only", False) and device != "cpu":
+        reason = "the example is marked cpu_only"
+    return reason
+
+
 def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", cache_path: Path | None = None,
                      force: bool = False, progress: bool = True,
-                     executor: Executor | None = None) -> dict[tuple[str, int], ExampleRun]:
+                     executor: Executor | None = None, frameworks=None) -> dict[tuple[str, int], ExampleRun]:
     """Run every example of ``mappings`` in one ``Executor.run`` (one shared pool).
 
     Key: (mapping.source.api, example index). Sides are compared when ``example.same_values``.
-    ``executor``, if given, is used (and left open) instead of a new one.
+    ``executor``, if given, is used (and left open) instead of a new one. A side that does not run
+    here (``not_run_reason``; ``frameworks`` limits the frameworks run) has no result and is listed
+    in ``ExampleRun.not_run``; no worker starts for it.
     """
-    items = snippets_of(mappings)
+    skipped: dict[tuple[str, int, str], str] = {}
+    items = []
+    by_api = {loaded.mapping.source.api: loaded.mapping for loaded in mappings}
+    for where, snippet in snippets_of(mappings):
+        reason = not_run_reason(by_api[where[0]].examples[where[1]], snippet.framework, device, frameworks)
+        if reason is None:
+            items.append((where, snippet))
+        else:
+            skipped[where] = reason
     if executor is None:
         with Executor(jobs=jobs, device=device, cache_path=cache_path, force=force, progress=progress) as pool:
             results = pool.run([snippet for _, snippet in items])
@@ -646,11 +667,14 @@ def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", 
             api = mapping.source.api
             source = by_side.get((api, index, "source"))
             target = by_side.get((api, index, "target"))
-            if example.same_values:
+            not_run = {side: skipped[(api, index, side)] for side in ("source", "target") if (api, index, side) in skipped}
+            if example.same_values and not_run:
+                comparison = Comparison(NOT_COMPARED, "not run here: " + "; ".join(not_run.values()))
+            elif example.same_values:
                 comparison = compare_results(source, target, rtol=example.tolerance.rtol, atol=example.tolerance.atol)
             else:
                 comparison = Comparison(NOT_COMPARED, "the example does not set same_values")
-            runs[(api, index)] = ExampleRun(source, target, comparison)
+            runs[(api, index)] = ExampleRun(source, target, comparison, not_run)
     return runs
 
 
@@ -680,7 +704,7 @@ def expectation(example, side: str, result: SnippetResult | None, device: str) -
 def write_report(runs: dict[tuple[str, int], ExampleRun], mappings, path: Path, device: str) -> None:
     """The run as JSON: per example and side, the result, the expectation, and the comparison."""
     summary = {"examples": 0, "snippets": 0, "ok": 0, "error": 0, "timeout": 0, "crash": 0, "cached": 0,
-               "expected_failures": 0, "unexpected_failures": 0, "unexpected_successes": 0,
+               "expected_failures": 0, "unexpected_failures": 0, "unexpected_successes": 0, "not_run": 0,
                "agree": 0, "disagree": 0, "not_compared": 0}
     entries = []
     for loaded in mappings:
@@ -696,10 +720,15 @@ def write_report(runs: dict[tuple[str, int], ExampleRun], mappings, path: Path, 
             summary[run.comparison.verdict.replace(" ", "_")] += 1
             for side in ("source", "target"):
                 result = getattr(run, side)
+                api = mapping.source if side == "source" else mapping.target
+                if result is None and side in run.not_run:
+                    summary["not_run"] += 1
+                    entry[side] = {"api": api.api, "framework": framework_of(api.api).key, "status": "not run",
+                                   "reason": run.not_run[side], "expectation": "not run"}
+                    continue
                 if result is None:
                     entry[side] = None
                     continue
-                api = mapping.source if side == "source" else mapping.target
                 declared = example.expected_failure(side, device)
                 verdict = expectation(example, side, result, device)
                 summary["snippets"] += 1
@@ -714,7 +743,10 @@ def write_report(runs: dict[tuple[str, int], ExampleRun], mappings, path: Path, 
             examples.append(entry)
         entries.append({"source": mapping.source.api, "target": mapping.target.api if mapping.target else None,
                         "file": str(loaded.path), "examples": examples})
+    names = [result.device_name for run in runs.values() for result in (run.source, run.target)
+             if result is not None and result.device_name]
     report = {"generator_version": __version__, "device": device,
+              "device_name": names[0] if names else (protocol.cpu_name() if device == "cpu" else ""),
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "summary": summary, "mappings": entries}
     path = Path(path)

@@ -44,6 +44,7 @@ class Options:
     report: Path | None = None
     coverage_modules: tuple[str, ...] = DEFAULT_MODULES
     matrix: Path | None = None  # merged device reports (``merge-reports``) shown on the pages
+    frameworks: tuple[str, ...] | None = None  # run only these frameworks' sides (None: all); see ``devices``
 
 
 @dataclass
@@ -86,6 +87,7 @@ def execute(mappings: list[LoadedMapping], options: Options) -> dict:
         cache_path=options.cache_path,
         force=options.force,
         progress=options.progress,
+        frameworks=options.frameworks,
     )
     if options.report:
         write_report(runs, mappings, options.report, options.device)

@@ -16,7 +16,8 @@ from pathlib import Path
 import jinja2
 
 from . import ROOT
-from .execute import failure_text
+from .devices import split_label
+from .execute import expectation, failure_text
 from .frameworks import framework_of
 from .loader import LoadedMapping
 from .reports import example_matrix
@@ -108,6 +109,7 @@ class SideView:
     failure: str | None = None
     expected: bool = False
     reason: str | None = None
+    not_run: str | None = None  # why this side was not run here (its framework is not installed, say)
 
 
 @dataclass
@@ -119,11 +121,14 @@ class ExampleView:
     verdict: str | None
     verdict_detail: str
     matrix: list[tuple[str, str, str]] = field(default_factory=list)
+    tolerance: str = ""  # how closely compared outputs must agree, stated where they are compared
 
 
 def matrix_cell(cell: dict | None) -> str:
     if cell is None:
         return "\\-"
+    if cell.get("status") == "not run":
+        return "not run here"
     version = f" ({cell['version']})" if cell.get("version") else ""
     return escape_cell(f"failed: {cell['error']}{version}" if cell.get("error") else f"ran{version}")
 
@@ -138,15 +143,18 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
         framework = framework_of(api_side.api)
         result = getattr(run, side) if run is not None else None
         view = SideView(framework.display, code_with_outputs(code, result))
-        if result is not None and result.status != "ok":
-            expected = example.expected_failure(side, device)
+        not_run = getattr(run, "not_run", {}).get(side) if run is not None else None
+        if not_run is not None:
+            view.not_run = f"The {framework.display} side of this example was not run here: {not_run}."
+        elif result is not None and result.status != "ok":
             version = result.framework_version or framework.version or "?"
             view.failure = (
                 f"This example does not run on {device.upper()} with {framework.display} {version}: "
                 f"{failure_text(result)}"
             )
-            view.expected = expected is not None
-            view.reason = expected.reason if expected else None
+            # a declaration explains only the failure whose error text it names
+            view.expected = expectation(example, side, result, device) == "expected-failure"
+            view.reason = example.expected_failure(side, device).reason if view.expected else None
         sides.append(view)
     block = "\n\n".join(f"# {view.framework}\n{view.code}" for view in sides)
     comparison = getattr(run, "comparison", None) if run is not None else None
@@ -157,9 +165,21 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
         sides=sides,
         verdict=comparison.verdict if comparison is not None and example.same_values else None,
         verdict_detail=escape_text(comparison.detail) if comparison is not None else "",
-        matrix=[(escape_cell(row_device.upper()), matrix_cell(source), matrix_cell(target))
+        matrix=[(escape_cell(_device_shown(row_device)), matrix_cell(source), matrix_cell(target))
                 for row_device, source, target in example_matrix(matrix or {}, mapping.source.api, number)],
+        tolerance=tolerance_text(example) if example.same_values else "",
     )
+
+
+def _device_shown(label: str) -> str:
+    kind, model = split_label(label)
+    return f"{kind.upper()} ({model})" if model else kind.upper()
+
+
+def tolerance_text(example: Example) -> str:
+    """The comparison rule, as stated on the page below compared outputs (see ``compare``)."""
+    return (f"Outputs are compared number by number with rtol={example.tolerance.rtol:g} and "
+            f"atol={example.tolerance.atol:g}, each value no more precisely than both sides printed it.")
 
 
 def provenance_of(mapping: Mapping, runs: dict[int, object], device: str) -> Provenance | None:

@@ -1,12 +1,16 @@
 """Merge JSON run reports from several machines into a device support matrix.
 
-Each ``run --report`` / ``verify --report`` file describes one device (and perhaps one shard).
-``merge`` folds them into::
+Each ``run --report`` / ``verify --report`` file describes one device (and perhaps one shard,
+or one framework: ``--frameworks torch``). ``merge`` folds them into::
 
-    {"devices": ["cpu", "gpu"], "mappings": {"torch.nn.L1Loss": {"1": {"cpu": {"source": CELL, "target": CELL}}}}}
+    {"devices": ["cpu: AMD EPYC 7B13", "gpu: NVIDIA H100 80GB HBM3"],
+     "mappings": {"torch.nn.L1Loss": {"1": {"cpu: AMD EPYC 7B13": {"source": CELL, "target": CELL}}}}}
 
-where CELL is ``{"status", "error", "version", "device_name"}``. Pages render it as a table per
-example: which device ran which side, or failed with which error, under which versions.
+keyed by device kind and model (``devices.device_label``), so two GPU models never overwrite
+each other. CELL is ``{"status", "error", "version", "device_name"}``; a side that was not run
+on that machine has status "not run" and never replaces a cell that another report filled, so a
+torch-only GPU report and a CPU report of both sides merge into one matrix. Pages render it as a
+table per example: which device ran which side, or failed with which error, under which versions.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .devices import device_label
 from .execute import SnippetResult, failure_text
 
 SIDES = ("source", "target")
@@ -34,6 +39,8 @@ def read_report(path: Path) -> dict:
 
 
 def _cell(side: dict) -> dict:
+    if side.get("status") == "not run":
+        return {"status": "not run", "error": None, "version": None, "device_name": None, "reason": side.get("reason")}
     result = SnippetResult.from_dict(side)
     return {
         "status": result.status,
@@ -49,14 +56,19 @@ def merge(paths: list[Path]) -> dict:
     mappings: dict[str, dict[str, dict[str, dict]]] = {}
     for path in paths:
         report = read_report(path)
-        device = report["device"]
+        device = device_label(report["device"], report.get("device_name"))
         if device not in devices:
             devices.append(device)
         for mapping in report["mappings"]:
             examples = mappings.setdefault(mapping["source"], {})
             for example in mapping.get("examples", []):
-                cells = {side: _cell(example[side]) for side in SIDES if example.get(side)}
-                examples.setdefault(str(example["index"] + 1), {})[device] = cells
+                cells = examples.setdefault(str(example["index"] + 1), {}).setdefault(device, {})
+                for side in SIDES:
+                    if not example.get(side):
+                        continue
+                    cell = _cell(example[side])
+                    if cell["status"] != "not run" or side not in cells:
+                        cells[side] = cell
     return {"devices": devices, "mappings": mappings}
 
 

@@ -7,8 +7,14 @@ Checks, each a ``Finding`` pointing at a YAML line:
   signature    the parameters a mapping lists differ from the installed API's real signature
   api          a source or target API does not exist in the installed framework
   site         the overview and the pages disagree, or an internal link is broken
-Findings of severity "unchecked" (a signature that cannot be introspected) are reported but
-do not fail the run.
+Findings of severity "unchecked" (a signature that no source can read) and "not run here" (a side
+whose framework is not installed on this machine or not selected with ``--frameworks``) are
+reported, and skipped in JUnit, but do not fail the run.
+
+Signatures are read by ``introspect.signature_of`` (inspect, then the documented docstring line,
+then the framework's operator definitions); the mapping's signature text (each overload line)
+is compared with them by name, kind (positional or keyword-only) and default, and so are the
+difference rows (a row may state a default: ``source: lr=0.001``).
 """
 
 from __future__ import annotations
@@ -19,13 +25,14 @@ import posixpath
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
 from .execute import expectation, failure_text
-from .frameworks import framework_of
+from .devices import runs_here, why_not_here
+from .frameworks import FRAMEWORKS, framework_of
 from .introspect import SOURCES, ApiNotFound, framework_coverage, ApiSignature, Param, parse_signatures, signature_of
 from .loader import LoadedMapping
 from .schema import Mapping
@@ -91,8 +98,18 @@ def example_findings(loaded: LoadedMapping, runs: dict, device: str) -> list[Fin
         run = runs.get((mapping.source.api, index))
         if run is None:
             continue
+        not_run = getattr(run, "not_run", {})
         for side in ("source", "target"):
-            findings += example_findings_of(loaded, index, side, run, device)
+            if side in not_run:
+                findings.append(Finding("example", loaded.path, loaded.line_of("examples", index, side),
+                                        f"example {index + 1} ({side}) not run here: {not_run[side]}",
+                                        severity=NOT_RUN, name=check_name(mapping.source.api, index, side)))
+            else:
+                findings += example_findings_of(loaded, index, side, run, device)
+        if example.same_values and not_run:
+            findings.append(Finding("agreement", loaded.path, loaded.line_of("examples", index, "same_values"),
+                                    f"example {index + 1}: not compared: {run.comparison.detail}",
+                                    severity=NOT_RUN, name=check_name(mapping.source.api, index, "agreement")))
         if example.same_values and run.comparison.verdict == "disagree":
             findings.append(Finding("agreement", loaded.path, loaded.line_of("examples", index, "same_values"),
                                     f"example {index + 1}: the two sides disagree: {run.comparison.detail}",
@@ -134,16 +151,16 @@ def row_parameter(text: str) -> tuple[str, str | None]:
     return name.strip(), default.strip() if equals else None
 
 
-def signature_findings(loaded: LoadedMapping) -> list[Finding]:
+def signature_findings(loaded: LoadedMapping, frameworks: Iterable[str] | None = None) -> list[Finding]:
     findings = []
     mapping = loaded.mapping
     for side_name in ("source", "target"):
         if getattr(mapping, side_name) is not None:
-            findings.extend(side_findings(loaded, side_name))
+            findings.extend(side_findings(loaded, side_name, frameworks))
     return findings
 
 
-def side_findings(loaded: LoadedMapping, side_name: str) -> list[Finding]:
+def side_findings(loaded: LoadedMapping, side_name: str, frameworks: Iterable[str] | None = None) -> list[Finding]:
     """Does the API of one side exist, and do the signature text and the difference rows of the
     mapping match its real signature: names, kinds (positional or keyword-only) and defaults?"""
     side = getattr(loaded.mapping, side_name)
@@ -151,6 +168,10 @@ def side_findings(loaded: LoadedMapping, side_name: str) -> list[Finding]:
     line = loaded.line_of(side_name, "api")
     framework = framework_of(side.api)
     installed = f"{framework.key} {framework.version}"
+    absent = why_not_here(framework.key, frameworks)
+    if absent is not None:
+        return [Finding("signature", loaded.path, line, f"{side.api} not checked here: {absent}", severity=NOT_RUN,
+                        name=name)]
     try:
         signature = signature_of(side.api, side.kind.value)
     except ApiNotFound as error:
@@ -434,6 +455,7 @@ class Verification:
     findings: list[Finding]
     passed: list[str]
     checked: int
+    notes: list[str] = field(default_factory=list)  # signature sources and coverage, for the summary
 
     @property
     def ok(self) -> bool:
@@ -451,12 +473,14 @@ def verify(paths: list[Path], options, shard: tuple[int, int] = (1, 1), docs: Pa
                         name=f"{problem.path}::schema") for problem in loaded.problems]
     mine = select_shard(loaded.mappings, *shard)
     runs = execute(mine, options)
+    selected = getattr(options, "frameworks", None)
     for item in mine:
-        findings += signature_findings(item)
+        findings += signature_findings(item, selected)
         findings += example_findings(item, runs, options.device)
     if shard[0] == 1:  # the site is one whole: the first shard checks it
         hand_written = [posixpath.join("..", page.relative_to(docs).as_posix()) for page in docs.rglob("*.md")] if docs else []
         findings += site_findings(render_site(loaded.mappings, runs, options.device), loaded.mappings, hand_written)
     failed = {finding.name for finding in findings}
     passed = [name for item in mine for name in check_names(item) if name not in failed]
-    return Verification(findings, passed, len(mine))
+    here = [key for key in FRAMEWORKS if runs_here(key, selected)]
+    return Verification(findings, passed, len(mine), signature_notes(mine, here))

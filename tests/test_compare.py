@@ -164,3 +164,23 @@ def test_compare_results_needs_both_sides_ok():
     assert compare_results(ok, _result(outputs=[StatementOutput(2, "1.0000001")])).verdict == "agree"
     truncated = _result(outputs=[StatementOutput(1, "1.0", truncated=True)])
     assert compare_results(ok, truncated).verdict == "not compared"
+
+
+def test_values_are_compared_at_the_precision_each_side_printed():
+    # PyTorch rounds to 4 decimals; MindSpore prints the float32 value with 8
+    assert compare_outputs("tensor(0.1234)", "0.12343871").verdict == "agree"
+    assert compare_outputs("tensor([0.1234, 2.5000])", "[0.12343871 2.5]").verdict == "agree"
+    disagree = compare_outputs("tensor(0.1234)", "0.12353871")
+    assert disagree.verdict == "disagree" and "0.1234 vs 0.12353871" in disagree.detail
+    # exact prints stay exact: integers, and numbers outside a torch tensor
+    assert compare_outputs("tensor([1., 2.])", "[1.001 2.]").verdict == "disagree"
+    assert compare_outputs("0.1234", "0.12343871").verdict == "disagree"
+    assert compare_outputs("tensor(1.2346e-05)", "1.23456e-05").verdict == "agree"
+
+
+def test_a_list_of_0d_tensors_is_one_value_of_shape_n():
+    ms = "[Tensor(shape=[], dtype=Float32, value= 0.5), Tensor(shape=[], dtype=Float32, value= 1.5)]"
+    assert shapes_and_values(ms) == [((2,), [0.5, 1.5])]
+    assert shapes_and_values("(tensor(0.5000), tensor(1.5000))") == [((2,), [0.5, 1.5])]
+    assert compare_outputs("tensor([0.5000, 1.5000])", ms).verdict == "agree"
+    assert compare_outputs("tensor([0.5000, 1.6000])", ms).verdict == "disagree"
