@@ -24,11 +24,14 @@ def _mapping_paths(args: argparse.Namespace) -> list[Path]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from .portability import portability_problems
+
     result = load_mappings(_mapping_paths(args))
-    for problem in result.problems:
+    problems = result.problems + [problem for loaded in result.mappings for problem in portability_problems(loaded)]
+    for problem in problems:
         print(problem, file=sys.stderr)
-    if result.problems:
-        count = len(result.problems)
+    if problems:
+        count = len(problems)
         print(f"{count} problem{'s' if count != 1 else ''} found.", file=sys.stderr)
         return 1
     print(f"{len(result.mappings)} mappings OK.")

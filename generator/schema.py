@@ -143,7 +143,10 @@ class ExpectedFailure(Strict):
 
     side: Side = Field(description="`source` or `target`.")
     devices: list[Device] = Field(min_length=1, description="Devices on which it fails.")
-    error: Text = Field(description="Text that the error message contains.")
+    error: Text = Field(
+        description="Text that the failure contains (`ErrorType: message`, as the page shows it); the "
+        "declaration explains only a failure with this text, never another failure on the same device."
+    )
     reason: Text | None = Field(default=None, description="Why it fails, shown on the page.")
 
 
@@ -168,6 +171,11 @@ class Example(Strict):
     timeout: float = Field(default=60, gt=0, description="Seconds each snippet may run.")
     setup: Setup = Field(default_factory=Setup)
     expected_failures: list[ExpectedFailure] = Field(default_factory=list)
+    cpu_only: bool = Field(
+        default=False,
+        description="The example must run on the CPU (it converts to NumPy on purpose, say): the device "
+        "portability lint of `check` skips it, and runs on other devices report it as not run here.",
+    )
 
     @model_validator(mode="after")
     def _has_code(self) -> Example:
