@@ -694,7 +694,7 @@ def expectation(example, side: str, result: SnippetResult | None, device: str) -
     if result is None:
         return "not run"
     declared = example.expected_failure(side, device)
-    if result.ok:
+    if result.status == "ok":
         return "unexpected-success" if declared is not None else "ok"
     if declared is None:
         return "unexpected-failure"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from generator.loader import load_mappings
+from generator.render import escape_cell
 
 from .conftest import COMPLETE_MAPPING, ROOT, SEEDS, write_mapping
 
@@ -64,7 +65,7 @@ def test_run_report_and_merged_matrix_on_the_page(tmp_path: Path):
     assert completed.returncode == 0, completed.stderr
     data = json.loads(report.read_text())
     assert data["device"] == "cpu" and data["mappings"][0]["examples"][0]["source"]["status"] == "ok"
-    gpu = dict(data, device="gpu")
+    gpu = dict(data, device="gpu", device_name="NVIDIA H100 80GB HBM3")
     gpu["mappings"][0]["examples"][0]["target"].update(status="error", error_type="RuntimeError", error_message="no kernel")
     (tmp_path / "reports" / "gpu.json").write_text(json.dumps(gpu))
     merged = tmp_path / "matrix.json"
@@ -72,8 +73,9 @@ def test_run_report_and_merged_matrix_on_the_page(tmp_path: Path):
     assert cli("run", *common, "--matrix", str(merged)).returncode == 0
     page = (tmp_path / "api" / "torch.nn" / "L1Loss.md").read_text()
     assert "| Device | PyTorch | MindSpore |" in page
-    assert "| CPU | ran \\(2\\.13\\.0" in page
-    assert "| GPU | ran \\(2\\.13\\.0" in page and "failed\\: RuntimeError\\: no kernel \\(2\\.10\\.0\\) |" in page
+    cpu_model = escape_cell(data["device_name"])
+    assert data["device_name"] and f"| CPU \\({cpu_model}\\) | ran \\(2\\.13\\.0" in page  # keyed by kind and model
+    assert "| GPU \\(NVIDIA H100 80GB HBM3\\) | ran \\(2\\.13\\.0" in page and "failed\\: RuntimeError\\: no kernel \\(2\\.10\\.0\\) |" in page
     bad = cli("merge-reports", str(tmp_path / "matrix.json"), "--out", str(tmp_path / "x.json"))
     assert bad.returncode == 1 and "not a run report" in bad.stderr
 

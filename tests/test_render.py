@@ -129,6 +129,26 @@ def test_unexpected_failure_is_a_warning_expected_one_a_note(tmp_path: Path):
     assert "No CPU kernel\\." in page
 
 
+def test_a_declared_failure_explains_only_the_error_it_names(tmp_path: Path):
+    start_error = SimpleNamespace(
+        source=result([(1, "2")]),
+        target=result([], "crash", "WorkerStartError", "ModuleNotFoundError: No module named 'mindspore'"),
+        comparison=SimpleNamespace(verdict="not compared", detail="target failed"),
+    )
+    declared = VALID_MAPPING + "    expected_failures:\n      - {side: target, devices: [cpu], error: unregistered, reason: No CPU kernel.}\n"
+    page = render(tmp_path, declared, runs={0: start_error})
+    assert ":::{warning}\nThis example does not run on CPU with MindSpore" in page
+    assert "No CPU kernel" not in page
+
+
+def test_compared_outputs_state_their_tolerance(tmp_path: Path):
+    run = SimpleNamespace(source=result([(1, "2")]), target=result([(1, "2")]),
+                          comparison=SimpleNamespace(verdict="agree", detail=""))
+    page = render(tmp_path, runs={0: run})
+    shown = page.replace("\\", "")  # Markdown escapes
+    assert "compared number by number with rtol=1e-05 and atol=1e-06, each value no more precisely than both sides printed it" in shown
+
+
 def test_hostile_yaml_text_is_escaped_everywhere(tmp_path: Path):
     text = VALID_MAPPING.replace("summary: The same loss.", "summary: \"<img src=x onerror=alert(1)> | `x`\"")
     text = text.replace("note: Same function.", "note: \"</td><script>x</script>\"")
