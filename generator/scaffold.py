@@ -235,6 +235,11 @@ def _mapping_data(source: _Side, target: _Side) -> tuple[dict, list[str]]:
         version = framework_of(side.api).version or "?"
         comments.append(f"{TODO} the signature of {side.api} cannot be read from {side.framework} {version};")
         comments.append("      write `signature` and the `differences` rows by hand.")
+    for side in (source, target):
+        if side.signature is not None and side.signature.source != introspect.INSPECT:
+            where = {introspect.DOCSTRING: "the signature its docstring documents",
+                     introspect.OPERATOR: "its operator definition"}[side.signature.source]
+            comments.append(f"The signature of {side.api} was read from {where} (a builtin or a wrapper).")
     if not unreadable:
         deprecated = introspect.deprecated_parameters(source.api)
         rows, status = difference_rows(source, target, deprecated)

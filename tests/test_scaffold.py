@@ -89,6 +89,7 @@ def test_builtins_and_wrappers_get_signatures_and_rows(scaffolded):
     wrapper = _load(paths["wrapper"])  # MindSpore's gelu is `def gelu(*args, **kwargs)`
     assert wrapper.target.signature == "mindspore.mint.nn.functional.gelu(input, *, approximate='none')"
     assert ("approximate", "approximate") in [(row.source, row.target) for row in wrapper.differences]
+    assert "was read from the signature its docstring documents" in paths["wrapper"].read_text(encoding="utf-8")
 
 
 def test_unreadable_signature_still_gives_a_valid_file(scaffolded):
