@@ -53,7 +53,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = summarize(generated.runs)
     print(
         f"{len(generated.mappings)} mappings, {summary['snippets']} snippets: {summary['ok']} ran, "
-        f"{summary['failed']} failed, {summary['cached']} from cache; "
+        f"{summary['failed']} failed, {summary['cached']} from cache"
+        + (f", {summary['not_run']} not run here" if summary["not_run"] else "") + "; "
         f"{len(generated.written)} pages written, {len(generated.unchanged)} unchanged -> {args.output}"
     )
     if args.report:

@@ -57,13 +57,14 @@ class Generated:
 
 
 def summarize(runs: dict) -> dict[str, int]:
-    """How many snippets ran, failed, and came from the cache."""
+    """How many snippets ran, failed, came from the cache, and were not run here (``devices``)."""
     results = [result for run in runs.values() for result in (run.source, run.target) if result is not None]
     return {
         "snippets": len(results),
         "ok": sum(result.status == "ok" for result in results),
         "failed": sum(result.status != "ok" for result in results),
         "cached": sum(bool(result.cached) for result in results),
+        "not_run": sum(len(getattr(run, "not_run", {})) for run in runs.values()),
     }
 
 
