@@ -196,3 +196,5 @@ def test_torch_only_verify_and_a_merge_with_a_report_of_both_sides(tmp_path: Pat
     assert cells["gpu: NVIDIA H100 80GB HBM3"]["source"]["status"] == "ok"
     # the torch-only CPU report, merged last, does not erase the MindSpore result of the full CPU report
     assert cells[cpu]["target"]["status"] == "ok"
+    page = Renderer().page(load_mappings([folder]).mappings[0], {}, "cpu", matrix)
+    assert "| GPU (NVIDIA H100 80GB HBM3) | ran (2\\.13\\.0+cpu) | not run here |" in page.replace("\\(", "(").replace("\\)", ")").replace("\\+", "+")
