@@ -76,9 +76,9 @@ def test_mapping_files_point_editors_at_the_schema():
 def test_second_generation_with_nothing_changed_runs_nothing(mapping_dir: Path, tmp_path: Path):
     options = Options(cache_path=tmp_path / "outputs.sqlite", jobs=2, progress=False)
     first = generate([mapping_dir], tmp_path / "api", options)
-    assert summarize(first.runs) == {"snippets": 2, "ok": 2, "failed": 0, "cached": 0}
+    assert summarize(first.runs) == {"snippets": 2, "ok": 2, "failed": 0, "cached": 0, "not_run": 0}
     second = generate([mapping_dir], tmp_path / "api", options)
-    assert summarize(second.runs) == {"snippets": 2, "ok": 2, "failed": 0, "cached": 2}
+    assert summarize(second.runs) == {"snippets": 2, "ok": 2, "failed": 0, "cached": 2, "not_run": 0}
     assert second.written == []
 
 
