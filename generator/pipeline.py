@@ -45,6 +45,7 @@ class Options:
     coverage_modules: tuple[str, ...] = DEFAULT_MODULES
     matrix: Path | None = None  # merged device reports (``merge-reports``) shown on the pages
     frameworks: tuple[str, ...] | None = None  # run only these frameworks' sides (None: all); see ``devices``
+    allow_missing: bool = False  # publish pages whose sides say "not run here" (else ``generate`` refuses)
 
 
 @dataclass
@@ -100,6 +101,7 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
     options = options or Options()
     try:
         mappings = load_or_fail(paths or [DEFAULT_MAPPINGS])
+        refuse_missing_sides(mappings, options)
         runs = execute(mappings, options)
         matrix = read_matrix(options.matrix)
         pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix)
@@ -112,6 +114,20 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
     generated = Generated(mappings, runs)
     write_pages(pages, output, generated)
     return generated
+
+
+def refuse_missing_sides(mappings: list[LoadedMapping], options: Options) -> None:
+    """Pages must not be published with a side that did not run, unless ``options.allow_missing``."""
+    if not options.execute or options.allow_missing:
+        return
+    from .devices import missing_frameworks
+
+    missing = missing_frameworks(mappings, options.frameworks)
+    if missing:
+        raise GenerationError(
+            "refusing to write pages whose examples would lack a side: " + "; ".join(missing)
+            + ". Run where every framework is installed, or pass --allow-missing to publish pages "
+            "that say \"not run here\" for those sides.")
 
 
 def preview(path: Path, output: Path = DEFAULT_OUTPUT, options: Options | None = None) -> tuple[Path, dict]:
