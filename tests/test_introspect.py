@@ -260,3 +260,10 @@ def test_signature_hidden_by_a_decorator_without_wraps_is_found():
     names = [param.name for param in signature.parameters]
     assert names[:3] == ["params", "learning_rate", "momentum"]
     assert "nesterov" in names and "args" not in names
+
+
+@pytest.mark.parametrize("framework", ["torch", "mindspore"])
+def test_most_public_callables_have_a_checkable_signature(framework):
+    rows = introspect.framework_coverage(framework)
+    readable, total = sum(row.readable for row in rows), sum(row.total for row in rows)
+    assert total > 1000 and readable / total >= 0.95, [(row.namespace, row.unreadable) for row in rows]

@@ -137,4 +137,6 @@ def test_verify_command_on_a_broken_set(tmp_path: Path):
     assert "Traceback" not in completed.stderr
     assert f"::error file={folder / 'torch.nn/L1Loss.yaml'},line=21,title=example::" in completed.stdout  # `print(0.5`
     assert "verify FAILED: 1 mappings checked, 1 problems" in completed.stdout
+    assert "signatures checked (names, kinds, defaults) by source: inspect 2" in completed.stdout
+    assert "signature coverage torch: " in completed.stdout and "signature coverage mindspore: " in completed.stdout
     assert ElementTree.parse(junit).getroot().get("failures") == "1"
