@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from generator import frameworks
 from generator.devices import HIDE_ENV, device_label, missing_frameworks, parse_frameworks, why_not_here
 from generator.execute import execute_mappings, write_report
 from generator.loader import load_file, load_mappings
@@ -115,6 +116,12 @@ def test_framework_selection_and_hiding(monkeypatch):
     monkeypatch.setenv(HIDE_ENV, "torch")
     assert why_not_here("torch") == "PyTorch is not installed on this machine"
     assert why_not_here("mindspore") is None
+    monkeypatch.delenv(HIDE_ENV)
+    # the real test of "installed": the distribution's metadata, as ``frameworks.installed_version`` reads it
+    real = frameworks.installed_version
+    monkeypatch.setattr(frameworks, "installed_version", lambda name: None if name == "mindspore" else real(name))
+    assert why_not_here("mindspore") == "MindSpore is not installed on this machine"
+    assert why_not_here("torch") is None
 
 
 @pytest.mark.frameworks
