@@ -376,13 +376,20 @@ def _resolve_link(page: str, href: str) -> str:
 
 
 def human_summary(findings: list[Finding], checked: int, notes: Iterable[str] = ()) -> str:
-    """One line per finding, the ``notes`` (signature sources and coverage), then the verdict."""
+    """One line per finding (checks not run here: one line per reason), the ``notes`` (signature
+    sources and coverage), then the verdict."""
     errors = [finding for finding in findings if finding.severity == ERROR]
     unchecked = sum(finding.severity == UNCHECKED for finding in findings)
-    not_run = sum(finding.severity == NOT_RUN for finding in findings)
-    lines = [str(finding) for finding in findings] + list(notes)
+    not_run: dict[str, int] = {}
+    for finding in findings:
+        if finding.severity == NOT_RUN:
+            reason = finding.message.rsplit("here: ", 1)[-1]
+            not_run[reason] = not_run.get(reason, 0) + 1
+    lines = [str(finding) for finding in findings if finding.severity != NOT_RUN]
+    lines += [f"{count} checks not run here: {reason}" for reason, count in not_run.items()]
+    lines += list(notes)
     verdict = "FAILED" if errors else "OK"
-    tail = f", {not_run} not run here" if not_run else ""
+    tail = f", {sum(not_run.values())} not run here" if not_run else ""
     lines.append(f"verify {verdict}: {checked} mappings checked, {len(errors)} problems, {unchecked} unchecked{tail}.")
     return "\n".join(lines)
 

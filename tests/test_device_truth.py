@@ -23,7 +23,7 @@ from generator.pipeline import Options
 from generator.portability import lint_code, portability_problems
 from generator.render import Renderer
 from generator.reports import merge
-from generator.verify import junit_xml, side_findings, verify
+from generator.verify import human_summary, junit_xml, side_findings, verify
 
 from .conftest import COMPLETE_MAPPING, ROOT, write_mapping
 
@@ -186,6 +186,10 @@ def test_torch_only_verify_and_a_merge_with_a_report_of_both_sides(tmp_path: Pat
     assert result.ok
     assert {finding.name for finding in result.findings if finding.severity == "not run here"} >= {
         "torch.nn.L1Loss::example 1::target", "torch.nn.L1Loss::target signature", "torch.nn.L1Loss::example 1::agreement"}
+    summary = human_summary(result.findings, result.checked, result.notes)
+    assert "checks not run here: MindSpore was not selected (--frameworks torch)" in summary
+    assert "signature coverage torch: " in summary and "signature coverage mindspore" not in summary
+    assert summary.splitlines()[-1].startswith("verify OK: 1 mappings checked, 0 problems, 0 unchecked, ")
     both = tmp_path / "both.json"
     verify([folder], Options(cache_path=None, jobs=1, progress=False, report=both))
     report = json.loads(torch_only.read_text())
