@@ -2,17 +2,30 @@
 
 Every problem in every file is collected, each with ``file:line:column`` and the field path,
 so a contributor fixes them all in one pass. Nothing here raises on bad input: problems are data.
+
+Hostile files cost bounded work: only regular files are opened (a FIFO or a device is refused
+without opening it), at most ``MAX_FILE_BYTES`` are read, and the YAML is bounded while it is
+composed, before any Python object is built: nesting depth, number of aliases, and the size the
+document would have once every alias is expanded (``MAX_NODES`` values, ``MAX_FILE_BYTES``
+characters), each measured in one pass over the composed nodes, linear in the file's size.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
-from .schema import Mapping
+from .schema import Mapping, no_control_characters
+
+MAX_FILE_BYTES = 1 << 20
+MAX_DEPTH = 20  # a mapping file needs 7 levels
+MAX_ALIASES = 200
+MAX_NODES = 20_000  # values after expanding aliases; the largest mapping has a few hundred
 
 Position = tuple[int, int]  # 1-based line and column
 FieldPath = tuple[str | int, ...]
@@ -94,18 +107,98 @@ def load_mappings(paths: list[Path]) -> LoadResult:
     return result
 
 
+class _TooLarge(Exception):
+    def __init__(self, message: str, mark: yaml.Mark):
+        super().__init__(message)
+        self.mark = mark
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A composer that refuses, as it goes, YAML too deep or too large once aliases expand.
+
+    For each composed node it keeps (values, characters, depth) of its expansion, computed from
+    its children's, so an alias costs one look-up however often its target repeats."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._nesting = 0
+        self._aliases = 0
+        self._expanded: dict[int, tuple[int, int, int]] = {}
+
+    def compose_node(self, parent, index):
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            return self._alias(parent, index, mark)
+        self._nesting += 1
+        if self._nesting > MAX_DEPTH:
+            raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep", mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._nesting -= 1
+        self._measure(node)
+        return node
+
+    def _alias(self, parent, index, mark: yaml.Mark) -> yaml.Node:
+        self._aliases += 1
+        if self._aliases > MAX_ALIASES:
+            raise _TooLarge(f"more than {MAX_ALIASES} aliases (*name)", mark)
+        node = super().compose_node(parent, index)
+        if id(node) not in self._expanded:
+            raise _TooLarge("an alias refers to a node that contains it (a recursive alias)", mark)
+        return node
+
+    def _measure(self, node: yaml.Node) -> None:
+        if isinstance(node, yaml.ScalarNode):
+            self._expanded[id(node)] = (1, len(node.value), 1)
+            return
+        children = [child for pair in node.value for child in pair] if isinstance(node, yaml.MappingNode) else node.value
+        measured = [self._expanded[id(child)] for child in children]
+        values = 1 + sum(item[0] for item in measured)
+        characters = sum(item[1] for item in measured)
+        depth = 1 + max((item[2] for item in measured), default=0)
+        if depth > MAX_DEPTH:
+            raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep once aliases are expanded", node.start_mark)
+        if values > MAX_NODES or characters > MAX_FILE_BYTES:
+            raise _TooLarge(f"expands to more than {MAX_NODES} values or {MAX_FILE_BYTES} characters "
+                            "(each alias repeats what it points to)", node.start_mark)
+        self._expanded[id(node)] = (values, characters, depth)
+
+
+def read_mapping_text(path: Path) -> str:
+    """The file's text; ``OSError`` or ``ValueError`` with a message for anything but a readable
+    regular UTF-8 file of at most ``MAX_FILE_BYTES``. Never blocks on a FIFO or a device."""
+    try:
+        no_control_characters(str(path))
+    except ValueError as error:
+        raise ValueError(f"the file name: {error}") from None
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError("not a regular file (a FIFO, a device or a socket cannot be a mapping)")
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ValueError("not a regular file")
+        data = stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"the file is larger than {MAX_FILE_BYTES} bytes")
+    return data.decode("utf-8")
+
+
 def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return None, [Problem(path, 1, 1, "", f"cannot read file: {error}")]
+        text = read_mapping_text(path)
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        return None, [Problem(path, 1, 1, "", f"cannot read file: {reason}")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_BoundedLoader)
         if node is None:
             return None, [Problem(path, 1, 1, "", "the file is empty; a mapping needs at least `source` and `status`")]
         positions: dict[FieldPath, Position] = {}
         text_starts: dict[FieldPath, int] = {}
         data = _to_python(node, (), positions, text_starts)
+    except _TooLarge as error:
+        return None, [Problem(path, error.mark.line + 1, error.mark.column + 1, "", f"YAML error: {error}")]
     except _DuplicateKey as dup:
         line, column = _position(dup.node)
         first_line = dup.first.start_mark.line + 1
@@ -115,6 +208,9 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(part for part in (error.context, error.problem) if part)
         return None, [Problem(path, line, column, "", f"YAML syntax error: {message}")]
+    except yaml.reader.ReaderError as error:
+        line, column = _line_and_column(text, error.position)
+        return None, [Problem(path, line, column, "", f"YAML error: character U+{error.character:04X} is not allowed in YAML")]
     except yaml.YAMLError as error:
         return None, [Problem(path, 1, 1, "", f"YAML error: {error}")]
     if not isinstance(data, dict):
@@ -158,6 +254,11 @@ def _scalar(node: yaml.Node):
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _line_and_column(text: str, offset: int) -> Position:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
 def _position(node: yaml.Node) -> Position:

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 
@@ -72,11 +73,23 @@ class Provenance:
         return f"The outputs on this page were printed by {frameworks} on {where}, on {when}."
 
 
+# What a URL may keep as is: RFC 3986's reserved and unreserved characters and ``%``, except
+# those that can end a Markdown link destination or an HTML attribute, or start a role: ``<``,
+# ``>``, quotes, backticks, parentheses, backslash, spaces and braces are percent-encoded.
+_URL_SAFE = ":/?#[]@!$&*+,;=%-._~"
+
+
+def safe_url(url: str) -> str:
+    """A URL that can sit in a Markdown link destination ``<...>`` and in an ``href`` without
+    ending either: every character that could is percent-encoded."""
+    return quote(url, safe=_URL_SAFE)
+
+
 def doc_url(side: ApiSide) -> str:
     if side.url:
-        return side.url
+        return safe_url(side.url)
     framework = framework_of(side.api)
-    return framework.doc_url(side.api, side.kind.value)
+    return safe_url(framework.doc_url(side.api, side.kind.value))
 
 
 def commented_output(text: str) -> list[str]:
