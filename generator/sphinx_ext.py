@@ -2,6 +2,8 @@
 
 Loaded from ``conf.py``, so a plain ``sphinx-build`` cannot skip generation. If generation
 fails, the build fails and neither generated sources nor their old HTML are left behind.
+One build at a time per output folder (a second waits), and a build that follows one that was
+killed before it finished reads and writes every page again, search index included.
 
 Configuration (``conf.py`` or ``-D name=value``):
   mapping_paths    folders or files with mapping YAML (relative to conf.py), default ["mappings"]
@@ -21,11 +23,10 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from sphinx.application import Sphinx
-from sphinx.errors import ExtensionError
+from sphinx.application import ENV_PICKLE_FILENAME, Sphinx
 from sphinx.util import logging
 
-from . import __version__
+from . import __version__, locks
 from .coverage import DEFAULT_MODULES
 from .pipeline import GenerationError, Options, generate, summarize
 
@@ -71,7 +72,8 @@ def generate_pages(app: Sphinx) -> None:
         generated = generate([_resolve(app, path) for path in config.mapping_paths], output, options)
     except GenerationError as error:
         _remove_html(app, [_docname(app, page) for page in before])
-        raise ExtensionError(f"mapping generation failed: {error}", modname=__name__) from None
+        _fail_build(app, f"mapping generation failed: {error}")
+        return
     except Exception:
         _remove_html(app, [_docname(app, page) for page in before])
         raise
@@ -83,6 +85,52 @@ def generate_pages(app: Sphinx) -> None:
         len(generated.mappings), counts["snippets"], counts["snippets"] - counts["cached"], counts["cached"],
         counts["failed"], len(generated.written), len(generated.unchanged), len(generated.removed),
     )
+
+
+# One Sphinx build at a time per output folder, for the whole build: two builds writing one
+# searchindex.js (or one environment pickle) break each other. Keyed by lock file, so that a
+# build in the same process after one that failed before "build-finished" replaces its lock.
+_SITE_LOCKS: dict[Path, int] = {}
+INCOMPLETE_MARKER = "mapping-build-incomplete"
+
+
+def lock_site(app: Sphinx, config) -> None:
+    """Lock the output folder, and if the last build there never finished (it was killed),
+    drop its saved environment so that this build reads and writes every page: Sphinx would
+    otherwise rewrite only the missing pages and build a search index of those alone."""
+    outdir = Path(app.outdir)
+    stale = _SITE_LOCKS.pop(locks.lock_path(outdir), None)
+    if stale is not None:
+        locks.release(stale)
+    try:
+        _SITE_LOCKS[locks.lock_path(outdir)] = locks.acquire(outdir, "Sphinx output folder")
+    except (locks.LockTimeout, OSError) as error:
+        _fail_build(app, f"cannot lock {outdir}: {error}")
+        return
+    marker = Path(app.doctreedir) / INCOMPLETE_MARKER
+    if marker.exists():
+        logger.info("[mappings] the last build into %s did not finish: rebuilding every page", outdir)
+        (Path(app.doctreedir) / ENV_PICKLE_FILENAME).unlink(missing_ok=True)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+
+
+def unlock_site(app: Sphinx, exception: Exception | None) -> None:
+    if exception is None:
+        (Path(app.doctreedir) / INCOMPLETE_MARKER).unlink(missing_ok=True)
+    descriptor = _SITE_LOCKS.pop(locks.lock_path(Path(app.outdir)), None)
+    if descriptor is not None:
+        locks.release(descriptor)
+
+
+def _fail_build(app: Sphinx, message: str) -> None:
+    """End the build with ``message`` and exit status 1, without building anything.
+
+    Not by raising: Sphinx answers any exception with a traceback file and a request to report
+    a Sphinx bug, while a problem in a mapping is the user's to fix."""
+    logger.error(message)
+    app.statuscode = 1
+    app.build = lambda *args, **kwargs: None  # Sphinx calls app.build() right after builder-inited
 
 
 def redirect_to_root_doc(app: Sphinx, exception: Exception | None) -> None:
@@ -109,6 +157,8 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("mapping_report", "", "", str)
     app.add_config_value("mapping_matrix", "", "env", str)
     app.add_config_value("mapping_coverage_modules", list(DEFAULT_MODULES), "env", list)
+    app.connect("config-inited", lock_site)
     app.connect("builder-inited", generate_pages)
     app.connect("build-finished", redirect_to_root_doc)
+    app.connect("build-finished", unlock_site, priority=900)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
