@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -370,8 +369,8 @@ def test_a_lock_held_by_another_process_times_out_with_a_clear_message(tmp_path:
     locks.release(locks.acquire(guarded, "output cache", wait=5))  # the kernel dropped the dead holder's lock
 
 
-def start_paused_sphinx(workdir: Path, mappings: Path, moment: str, seconds: float = 60) -> subprocess.Popen:
-    environment = {**os.environ, "SPHINX_PAUSE_AT": moment, "SPHINX_PAUSE_SECONDS": str(seconds)}
+def start_paused_sphinx(workdir: Path, mappings: Path, moment: str, seconds: float = 60, after: str = "") -> subprocess.Popen:
+    environment = {**os.environ, "SPHINX_PAUSE_AT": moment, "SPHINX_PAUSE_SECONDS": str(seconds), "SPHINX_PAUSE_AFTER": after}
     child = subprocess.Popen(
         [sys.executable, "-m", "sphinx", *sphinx_arguments(workdir, "mapping_execute=0", PAUSE_EXTENSIONS, mappings=mappings)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
@@ -381,9 +380,9 @@ def start_paused_sphinx(workdir: Path, mappings: Path, moment: str, seconds: flo
     raise AssertionError(f"the build never paused: {child.stderr.read()}")
 
 
-def search_index_documents(html: Path) -> set[str]:
+def search_index(html: Path) -> dict:
     text = (html / "searchindex.js").read_text()
-    return set(json.loads(text[text.index("(") + 1:text.rindex(")")])["docnames"])
+    return json.loads(text[text.index("(") + 1:text.rindex(")")])
 
 
 def html_documents(html: Path) -> set[str]:
@@ -393,27 +392,37 @@ def html_documents(html: Path) -> set[str]:
 
 @pytest.mark.parametrize("moment", ["read", "write"])
 def test_next_build_after_a_kill_mid_sphinx_is_complete_search_index_included(tmp_path: Path, moment: str):
+    """A complete build, then a mapping is added and the next build is killed: in the reading
+    phase, or in the writing phase right after it wrote the new page. The build after that
+    must show and index every page, the new one included. Every build loads the pausing
+    extension (idle unless told to pause): a change of extensions alone makes Sphinx rebuild all."""
     mappings = tmp_path / "mappings"
     write_mapping(mappings, "torch.nn/L1Loss.yaml")
-    write_mapping(mappings, "torch.nn/MSELoss.yaml", VALID_MAPPING.replace("L1Loss", "MSELoss"))
-    kill(start_paused_sphinx(tmp_path, mappings, moment))
-    status, source, html = build_site(tmp_path, "mapping_execute=0", mappings=mappings)
+    status, source, html = build_site(tmp_path, "mapping_execute=0", PAUSE_EXTENSIONS, mappings=mappings)
+    assert status == 0
+    write_mapping(mappings, "torch.nn/MSELoss.yaml", VALID_MAPPING.replace("L1Loss", "MSELoss").replace("The same loss.", "Zyzzyva loss."))
+    kill(start_paused_sphinx(tmp_path, mappings, moment, after="docs/api/torch.nn/MSELoss" if moment == "write" else ""))
+    if moment == "write":
+        assert (html / "docs" / "api" / "torch.nn" / "MSELoss.html").is_file()  # written before the kill
+    status, source, html = build_site(tmp_path, "mapping_execute=0", PAUSE_EXTENSIONS, mappings=mappings)
     assert status == 0
     expected = {page.relative_to(source).with_suffix("").as_posix() for page in source.rglob("*.md")
                 if not page.name.startswith("_")}
     assert html_documents(html) == expected
-    assert search_index_documents(html) == expected
+    index = search_index(html)
+    assert set(index["docnames"]) == expected
+    assert index["docnames"][index["terms"]["zyzzyva"]] == "docs/api/torch.nn/MSELoss"
 
 
 def test_two_sphinx_builds_into_one_folder_run_one_after_the_other(tmp_path: Path):
     mappings = tmp_path / "mappings"
     write_mapping(mappings, "torch.nn/L1Loss.yaml")
     first = start_paused_sphinx(tmp_path, mappings, "write", seconds=3)
-    second = subprocess.run([sys.executable, "-m", "sphinx", *sphinx_arguments(tmp_path, "mapping_execute=0", mappings=mappings)],
+    second = subprocess.run([sys.executable, "-m", "sphinx", *sphinx_arguments(tmp_path, "mapping_execute=0", PAUSE_EXTENSIONS, mappings=mappings)],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert first.wait(timeout=60) == 0, first.stderr.read()
     first.stdout.close()
     first.stderr.close()
     assert second.returncode == 0, second.stderr
     assert "Waiting for another build that is using the Sphinx output folder" in second.stderr
-    assert search_index_documents(tmp_path / "html") == html_documents(tmp_path / "html")
+    assert set(search_index(tmp_path / "html")["docnames"]) == html_documents(tmp_path / "html")
