@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from .schema import Mapping, no_control_characters
+from .schema import Mapping
 
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 20  # a mapping file needs 7 levels
@@ -85,7 +85,8 @@ def find_mapping_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+            # Anything named *.yaml but a folder is loaded, so a FIFO or a broken link is reported, not skipped.
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and not p.is_dir()))
         else:
             files.append(path)
     return files
@@ -168,10 +169,9 @@ class _BoundedLoader(yaml.SafeLoader):
 def read_mapping_text(path: Path) -> str:
     """The file's text; ``OSError`` or ``ValueError`` with a message for anything but a readable
     regular UTF-8 file of at most ``MAX_FILE_BYTES``. Never blocks on a FIFO or a device."""
-    try:
-        no_control_characters(str(path))
-    except ValueError as error:
-        raise ValueError(f"the file name: {error}") from None
+    control = next((character for character in str(path) if ord(character) < 0x20 or ord(character) == 0x7F), None)
+    if control is not None:
+        raise ValueError(f"the file name holds the control character U+{ord(control):04X}")
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise ValueError("not a regular file (a FIFO, a device or a socket cannot be a mapping)")
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

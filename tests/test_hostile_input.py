@@ -112,10 +112,18 @@ def test_fifo_or_device_path_is_refused_at_once(tmp_path: Path, kind: str):
     assert "1 problem found." in completed.stderr
 
 
-def test_file_name_with_a_control_character_is_refused(tmp_path: Path):
-    path = write_mapping(tmp_path, "torch.nn/L1\x1bLoss.yaml")
+@pytest.mark.parametrize("character", ["\x1b", "\n"])
+def test_file_name_with_a_control_character_is_refused(tmp_path: Path, character: str):
+    write_mapping(tmp_path, f"torch.nn/L1{character}Loss.yaml")
     (problem,) = problems_of(tmp_path)
-    assert problem.endswith("cannot read file: the file name: control character U+001B is not allowed")
+    assert problem.endswith(f"cannot read file: the file name holds the control character U+{ord(character):04X}")
+
+
+def test_fifo_inside_a_mappings_folder_is_reported_not_skipped(tmp_path: Path):
+    write_mapping(tmp_path, "torch.nn/L1Loss.yaml")
+    os.mkfifo(tmp_path / "torch.nn" / "MSELoss.yaml")
+    assert problems_of(tmp_path) == [f"{tmp_path / 'torch.nn' / 'MSELoss.yaml'}:1:1: cannot read file: not a regular file "
+                                     "(a FIFO, a device or a socket cannot be a mapping)"]
 
 
 # --- values that used to crash later stages --------------------------------------------------
