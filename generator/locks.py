@@ -12,8 +12,6 @@ import fcntl
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 DEFAULT_WAIT = 600.0
@@ -50,15 +48,6 @@ def acquire(guarded: Path, what: str, wait: float = DEFAULT_WAIT) -> int:
 
 def release(descriptor: int) -> None:
     os.close(descriptor)  # closing the only descriptor of the open file drops its flock
-
-
-@contextmanager
-def held(guarded: Path, what: str, wait: float = DEFAULT_WAIT) -> Iterator[None]:
-    descriptor = acquire(guarded, what, wait)
-    try:
-        yield
-    finally:
-        release(descriptor)
 
 
 def _try_lock(descriptor: int) -> bool:

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,7 +188,8 @@ def remove_stale_temporaries(output: Path) -> None:
     (called with the output folder locked, so no live build is writing them)."""
     if output.is_dir():
         for leftover in output.rglob(".*.tmp"):
-            leftover.unlink(missing_ok=True)
+            with suppress(OSError):  # a folder we cannot change fails, clearly, when the pages are written
+                leftover.unlink(missing_ok=True)
 
 
 @contextmanager

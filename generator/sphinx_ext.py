@@ -53,6 +53,8 @@ def _remove_html(app: Sphinx, docnames: list[str]) -> None:
 
 
 def generate_pages(app: Sphinx) -> None:
+    if app.statuscode:  # the build was stopped before it started (``lock_site``)
+        return
     config = app.config
     output = _output(app)
     options = Options(
@@ -97,7 +99,8 @@ INCOMPLETE_MARKER = "mapping-build-incomplete"
 def lock_site(app: Sphinx, config) -> None:
     """Lock the output folder, and if the last build there never finished (it was killed),
     drop its saved environment so that this build reads and writes every page: Sphinx would
-    otherwise rewrite only the missing pages and build a search index of those alone."""
+    otherwise write only the pages the killed build had not written yet, and keep the search
+    index of the build before, which lacks what the killed build changed."""
     outdir = Path(app.outdir)
     stale = _SITE_LOCKS.pop(locks.lock_path(outdir), None)
     if stale is not None:

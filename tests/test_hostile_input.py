@@ -361,13 +361,18 @@ def test_concurrent_generation_into_one_folder_waits_and_leaves_a_consistent_fol
     assert pages - {"index", "coverage"} == linked == {"torch.nn/L1Loss"}
 
 
+def hold_lock_in_child(guarded: Path, what: str, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; from generator import locks;"
+                               "locks.acquire(Path(sys.argv[1]), sys.argv[2]); print('HELD', flush=True); time.sleep(float(sys.argv[3]))",
+                               str(guarded), what, str(seconds)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "HELD"
+    return holder
+
+
 def test_a_lock_held_by_another_process_times_out_with_a_clear_message(tmp_path: Path):
     guarded = tmp_path / "outputs.sqlite"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; from generator import locks;"
-                               "locks.acquire(Path(sys.argv[1]), 'output cache'); print('HELD', flush=True); time.sleep(60)",
-                               str(guarded)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    holder = hold_lock_in_child(guarded, "output cache", 60)
     try:
-        assert holder.stdout.readline().strip() == "HELD"
         with pytest.raises(locks.LockTimeout, match="another build has been using the output cache"):
             locks.acquire(guarded, "output cache", wait=0.3)
     finally:
@@ -375,6 +380,20 @@ def test_a_lock_held_by_another_process_times_out_with_a_clear_message(tmp_path:
         holder.wait()
         holder.stdout.close()
     locks.release(locks.acquire(guarded, "output cache", wait=5))  # the kernel dropped the dead holder's lock
+
+
+def test_generation_waits_for_a_build_that_uses_the_same_cache(tmp_path: Path, capfd):
+    mappings, cache = tmp_path / "mappings", tmp_path / "outputs.sqlite"
+    write_mapping(mappings, "torch.nn/L1Loss.yaml", L1LOSS_PAIR)  # no examples: nothing to run, the lock all the same
+    holder = hold_lock_in_child(cache, "output cache", 2)
+    try:
+        generate([mappings], tmp_path / "api", Options(cache_path=cache, progress=False, coverage_modules=()))
+        assert holder.poll() == 0  # generation went on only once the holder was gone
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert f"Waiting for another build that is using the output cache {cache}" in capfd.readouterr().err
 
 
 def start_paused_sphinx(workdir: Path, mappings: Path, moment: str, seconds: float = 60, after: str = "") -> subprocess.Popen:
