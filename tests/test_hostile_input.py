@@ -355,10 +355,10 @@ def test_concurrent_generation_into_one_folder_waits_and_leaves_a_consistent_fol
     assert first.wait(timeout=60) == 0 and second.returncode == 0, second.stderr
     first.stdout.close()
     first.stderr.close()
-    assert "Waiting for another build that is using the output folder" in second.stderr
     pages = {path.relative_to(output).with_suffix("").as_posix() for path in output.rglob("*.md") if not path.name.startswith("_")}
     linked = set(re.findall(r"\]\(([\w./]+)\.md\)", (output / "index.md").read_text()))
     assert pages - {"index", "coverage"} == linked == {"torch.nn/L1Loss"}
+    assert "Waiting for another build that is using the output folder" in second.stderr
 
 
 def hold_lock_in_child(guarded: Path, what: str, seconds: float) -> subprocess.Popen:
@@ -451,5 +451,5 @@ def test_two_sphinx_builds_into_one_folder_run_one_after_the_other(tmp_path: Pat
     first.stdout.close()
     first.stderr.close()
     assert second.returncode == 0, second.stderr
-    assert "Waiting for another build that is using the Sphinx output folder" in second.stderr
     assert set(search_index(tmp_path / "html")["docnames"]) == html_documents(tmp_path / "html")
+    assert "Waiting for another build that is using the Sphinx output folder" in second.stderr
