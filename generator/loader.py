@@ -40,8 +40,16 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}:{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        where = f"{_printable(str(self.path))}:{self.line}:{self.column}"
+        message = _printable(self.message)
+        return f"{where}: {_printable(self.field)}: {message}" if self.field else f"{where}: {message}"
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters shown as escapes, so that a key or file name from a
+    hostile mapping cannot drive the terminal or the CI log that shows a problem."""
+    return "".join(repr(character)[1:-1] if not character.isprintable() and character != " " else character
+                   for character in text)
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,13 @@ def test_fifo_inside_a_mappings_folder_is_reported_not_skipped(tmp_path: Path):
                                      "(a FIFO, a device or a socket cannot be a mapping)"]
 
 
+def test_problem_lines_cannot_carry_terminal_control_sequences(tmp_path: Path):
+    text = VALID_MAPPING.replace("status: names-differ", "status: names-differ\n\"\\e]0;owned\\a\\e[2J\": 1")
+    (problem,) = problems_of(write_mapping(tmp_path, "torch.nn/L1Loss.yaml", text))
+    assert problem.endswith(":12:1: \\x1b]0;owned\\x07\\x1b[2J: unknown key (a typo?)"), problem
+    assert all(character.isprintable() for character in problem)
+
+
 # --- values that used to crash later stages --------------------------------------------------
 
 @pytest.mark.parametrize("timeout", [".inf", "1e308", "2200000", ".nan", "-1"])
