@@ -14,6 +14,7 @@ Configuration (``conf.py`` or ``-D name=value``):
   mapping_report   write a JSON execution report to this file, default "" = none
   mapping_coverage_modules  source modules listed on the Coverage page
   mapping_matrix   merged device reports (``merge-reports``) to show per example, default "" = none
+  mapping_repository, mapping_repository_branch   where "Edit this page" links (see ``generator.site``)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sphinx.util import logging
 from . import __version__
 from .coverage import DEFAULT_MODULES
 from .pipeline import GenerationError, Options, generate, summarize
+from .site import setup_site
 
 logger = logging.getLogger(__name__)
 
@@ -111,4 +113,5 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("mapping_coverage_modules", list(DEFAULT_MODULES), "env", list)
     app.connect("builder-inited", generate_pages)
     app.connect("build-finished", redirect_to_root_doc)
+    setup_site(app)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
