@@ -31,6 +31,7 @@ myst_heading_anchors = 3
 html_theme = "furo"
 html_title = project
 html_static_path = ["docs/_static"]
+html_favicon = "docs/_static/favicon.svg"
 # Pages link to their YAML ("Edit this page"); the generated MyST is not offered as source.
 html_show_sourcelink = False
 html_copy_source = False

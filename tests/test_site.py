@@ -17,7 +17,6 @@ from bs4 import BeautifulSoup
 from generator.loader import load_mappings
 
 from .conftest import ROOT, SEEDS
-from .site_build import build_site
 
 pytestmark = pytest.mark.frameworks
 
@@ -26,13 +25,6 @@ SEED_PAGES = {
     "001": "torch.nn.functional/soft_margin_loss",
     "003": "torch.nn/CrossEntropyLoss",
 }
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    status, _, html = build_site(tmp_path_factory.mktemp("site"))
-    assert status == 0, "sphinx-build failed"
-    return html
 
 
 def soup(path: Path) -> BeautifulSoup:
