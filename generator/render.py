@@ -120,20 +120,27 @@ def code_block(code: str, result) -> str:
 
 
 _MISSING_KERNEL = re.compile(r"kernel \S+ unregistered|not supported on (cpu|gpu|ascend)|no kernel", re.I)
+_KERNEL_REJECTS = re.compile(r"KernelMod|kernel", re.I)
 
 
-def failure_description(result, device: str, framework: str, version: str) -> str:
-    """What a failure is: a missing kernel on this device, an error on every device, a timeout or a crash."""
+def failure_description(result, device: str, framework: str, version: str, declared_devices=None) -> str:
+    """What a failure is: a missing kernel on this device, an error on every device, a timeout or a crash.
+
+    ``declared_devices``: the devices on which the example declares this failure, if it does."""
     where = f"{framework} {version} on {device.upper()}"
     text = failure_text(result)
     if result.status == "timeout":
         return f"This example did not finish in time with {where}: {text}"
     if result.status == "crash":
         return f"This example crashed the {framework} process with {where}: {text}"
-    if _MISSING_KERNEL.search(text):
+    everywhere = declared_devices is not None and set(declared_devices) >= set(DEVICES)
+    if not everywhere and _MISSING_KERNEL.search(text):
         return f"This example does not run on {device.upper()}: {framework} {version} has no {device.upper()} kernel for it. {text}"
-    return (f"This example raises an error with {where}. The error is not about a missing kernel, "
-            f"so it does not depend on the device: {text}")
+    if not everywhere and (_KERNEL_REJECTS.search(text) or declared_devices is not None):
+        return (f"This example does not run on {device.upper()}: the {device.upper()} kernel of {framework} {version} "
+                f"rejects it. {text}")
+    return (f"This example raises an error with {where}. The error is not about a kernel of this device, "
+            f"so it is expected on every device: {text}")
 
 
 def fails_on_every_device(example: Example, side: str) -> bool:
@@ -194,7 +201,8 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
         if result is not None and result.status != "ok":
             expected = example.expected_failure(side, device)
             version = result.framework_version or framework.version or "?"
-            view.failure = failure_description(result, device, framework.display, version)
+            view.failure = failure_description(result, device, framework.display, version,
+                                               expected.devices if expected else None)
             view.expected = expected is not None
             view.reason = expected.reason if expected else None
             view.marks_page = not fails_on_every_device(example, side)
@@ -258,7 +266,7 @@ def overview_rows(mappings: list[LoadedMapping], failing: set[str] = frozenset()
 def compared_versions() -> str:
     from .frameworks import FRAMEWORKS
 
-    return " and ".join(f"{framework.display} {framework.version or '(not installed)'}"
+    return " and ".join(f"{framework.display} {(framework.version or '(not installed)').split('+')[0]}"
                         for framework in FRAMEWORKS.values())
 
 

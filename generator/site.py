@@ -99,8 +99,9 @@ def _nav_list(app: Sphinx, pagename: str, parent: str, path: list[str], level: i
 
 
 def _more_item(href: str, count: int, level: int) -> str:
+    # No count in the label: adding a page must not change the sidebar of every page beside it.
     return (f'<li class="toctree-l{level} nav-more"><a class="reference internal" href="{href}">'
-            f"{count} more …</a></li>")
+            "more …</a></li>")
 
 
 def navigation_html(app: Sphinx, pagename: str) -> str:
@@ -117,6 +118,42 @@ def install_navigation(app: Sphinx, pagename: str, templatename: str, context: d
 
 def reset_navigation(app: Sphinx, env) -> None:
     app._mapping_nav_parents = None  # type: ignore[attr-defined]
+
+
+def remember_toctrees(app: Sphinx, env, docnames: list[str]) -> None:
+    app._mapping_toctrees_before = {parent: list(children)  # type: ignore[attr-defined]
+                                    for parent, children in env.toctree_includes.items()}
+
+
+def stale_sidebars(app: Sphinx, env) -> list[str]:
+    """Pages whose sidebar changed because a toctree they show changed (a mapping added or removed).
+
+    Sphinx rewrites the pages it re-read; a sidebar also shows its ancestors' lists, so when a list
+    changes, the pages below it (only those near the change, in a windowed list) are written too."""
+    before = getattr(app, "_mapping_toctrees_before", None)
+    if before is None:
+        return []
+    stale: set[str] = set()
+    for parent, children in env.toctree_includes.items():
+        old = before.get(parent, [])
+        if old == children:
+            continue
+        changed = [index for index, child in enumerate(children) if index >= len(old) or old[index] != child]
+        for index, child in enumerate(children):
+            if len(children) <= NAV_WINDOW or any(abs(index - at) <= NAV_WINDOW for at in changed):
+                stale.add(child)
+                stale.update(_descendants(env, child))
+    return sorted(stale & env.found_docs)
+
+
+def _descendants(env, docname: str) -> set[str]:
+    found, pending = set(), list(env.toctree_includes.get(docname, []))
+    while pending:
+        child = pending.pop()
+        if child not in found:
+            found.add(child)
+            pending.extend(env.toctree_includes.get(child, []))
+    return found
 
 
 # -- page context: edit link, table of contents ------------------------------------------------
@@ -197,6 +234,8 @@ def setup_site(app: Sphinx) -> None:
     app.add_role("status-badge", status_badge_role)
     app.add_role("failure-badge", failure_badge_role)
     app.connect("env-updated", reset_navigation)
+    app.connect("env-before-read-docs", remember_toctrees)
+    app.connect("env-get-updated", stale_sidebars)
     app.connect("html-page-context", install_navigation, priority=400)  # before the theme's handler
     app.connect("html-page-context", page_context)
     app.connect("html-page-context", add_search_script)

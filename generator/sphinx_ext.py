@@ -14,6 +14,7 @@ Configuration (``conf.py`` or ``-D name=value``):
   mapping_report   write a JSON execution report to this file, default "" = none
   mapping_coverage_modules  source modules listed on the Coverage page
   mapping_matrix   merged device reports (``merge-reports``) to show per example, default "" = none
+  mapping_doc_urls  {framework key: doc URL pattern} replacing ``frameworks.DOC_URL_PATTERNS`` entries
   mapping_repository, mapping_repository_branch   where "Edit this page" links (see ``generator.site``)
 """
 
@@ -28,6 +29,7 @@ from sphinx.util import logging
 
 from . import __version__
 from .coverage import DEFAULT_MODULES
+from .frameworks import DOC_URL_PATTERNS
 from .pipeline import GenerationError, Options, generate, summarize
 from .site import setup_site
 
@@ -67,6 +69,7 @@ def generate_pages(app: Sphinx) -> None:
         coverage_modules=tuple(config.mapping_coverage_modules),
         matrix=_resolve(app, config.mapping_matrix) if config.mapping_matrix else None,
     )
+    DOC_URL_PATTERNS.update(config.mapping_doc_urls)
     before = sorted(output.rglob("*.md")) if output.is_dir() else []
     logger.info("[mappings] generating pages into %s", output)
     try:
@@ -111,6 +114,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("mapping_report", "", "", str)
     app.add_config_value("mapping_matrix", "", "env", str)
     app.add_config_value("mapping_coverage_modules", list(DEFAULT_MODULES), "env", list)
+    app.add_config_value("mapping_doc_urls", {}, "env", dict)
     app.connect("builder-inited", generate_pages)
     app.connect("build-finished", redirect_to_root_doc)
     setup_site(app)
