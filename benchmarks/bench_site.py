@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -86,7 +87,7 @@ def write_mappings(folder: Path, count: int, start: int = 0) -> list[Path]:
 
 # -- one build in a fresh process -----------------------------------------------------------
 
-def one_build(workdir: Path, jobs: int) -> dict:
+def one_build(workdir: Path, jobs: int, theme: str) -> dict:
     """Runs inside the child: Sphinx with timers on the generator's stages and Sphinx's events."""
     from sphinx.cmd.build import build_main
 
@@ -128,7 +129,7 @@ def one_build(workdir: Path, jobs: int) -> dict:
 
     args = ["-b", "html", "-q", "-c", str(ROOT), str(workdir / "src"), str(workdir / "html"),
             "-D", f"mapping_paths={workdir / 'mappings'}", "-D", f"mapping_cache={workdir / 'outputs.sqlite'}",
-            "-D", f"mapping_jobs={jobs}"]
+            "-D", f"mapping_jobs={jobs}", "-D", f"html_theme={theme}"]
     status = build_main(args)
     if "read" in marks and "write" in marks:
         spent["read"] = marks["write"] - marks["read"]
@@ -137,17 +138,22 @@ def one_build(workdir: Path, jobs: int) -> dict:
     return {"status": status, **spent}
 
 
-def timed_build(workdir: Path, jobs: int) -> dict:
-    started = time.perf_counter()
-    completed = subprocess.run([sys.executable, __file__, "--one-build", str(workdir), "--jobs", str(jobs)],
-                               capture_output=True, text=True, cwd=ROOT)
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_build(workdir: Path, jobs: int, theme: str) -> dict:
+    started, cpu = time.perf_counter(), _children_cpu()
+    completed = subprocess.run([sys.executable, __file__, "--one-build", str(workdir), "--jobs", str(jobs),
+                                "--theme", theme], capture_output=True, text=True, cwd=ROOT)
     total = time.perf_counter() - started
     if completed.returncode != 0:
         sys.exit(f"build failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
     if figures["status"] != 0:
         sys.exit(f"sphinx-build failed:\n{completed.stderr[-3000:]}")
-    return {"total": total, **figures}
+    return {"total": total, "cpu": _children_cpu() - cpu, **figures}
 
 
 # -- sizes and report -----------------------------------------------------------------------
@@ -172,7 +178,7 @@ def html_sizes(html: Path) -> dict:
 
 def row(name: str, figures: dict) -> str:
     phases = "  ".join(f"{phase} {figures[phase]:6.1f}" for phase in PHASES)
-    return f"{name:<11} {figures['total']:7.1f} s   ({phases})"
+    return f"{name:<11} {figures['total']:7.1f} s  cpu {figures['cpu']:6.1f} s  ({phases})"
 
 
 def main() -> None:
@@ -180,46 +186,50 @@ def main() -> None:
     parser.add_argument("count", type=int, nargs="?", default=300)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="build here and keep it (default: a temporary folder)")
+    parser.add_argument("--theme", default="furo", help="html_theme to build with (compare: basic)")
     parser.add_argument("--one-build", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.one_build:
         sys.path.insert(0, str(ROOT))
-        print(json.dumps(one_build(options.one_build, options.jobs)))
+        print(json.dumps(one_build(options.one_build, options.jobs, options.theme)))
         return
     workdir = options.keep or Path(tempfile.mkdtemp(prefix="bench-site-"))
     try:
-        run(workdir, options.count, options.jobs)
+        run(workdir, options.count, options.jobs, options.theme)
     finally:
         if options.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(workdir: Path, count: int, jobs: int) -> None:
+def run(workdir: Path, count: int, jobs: int, theme: str) -> None:
     shutil.copytree(ROOT / "docs", workdir / "src" / "docs", ignore=shutil.ignore_patterns("api"))
     files = write_mappings(workdir / "mappings", count)
-    print(f"{count} synthetic mappings in {workdir}; jobs={jobs}; figures in seconds", flush=True)
-    results = {"cold": timed_build(workdir, jobs)}
+    print(f"{count} synthetic mappings in {workdir}; jobs={jobs}; theme={theme}; wall-clock seconds, "
+          f"cpu = CPU seconds of the build and its workers", flush=True)
+    results = {"cold": timed_build(workdir, jobs, theme)}
     print(row("cold", results["cold"]), flush=True)
     shutil.rmtree(workdir / "html")
     shutil.rmtree(workdir / "src" / "docs" / "api")
-    results["warm cache"] = timed_build(workdir, jobs)
+    results["warm cache"] = timed_build(workdir, jobs, theme)
     print(row("warm cache", results["warm cache"]), flush=True)
-    results["no-op"] = timed_build(workdir, jobs)
+    results["no-op"] = timed_build(workdir, jobs, theme)
     print(row("no-op", results["no-op"]), flush=True)
     edited = files[len(files) // 2]
     data = yaml.safe_load(edited.read_text(encoding="utf-8"))
     data["source"]["summary"] = "Edited. " + data["source"]["summary"]
     edited.write_text(yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    results["one edit"] = timed_build(workdir, jobs)
+    results["one edit"] = timed_build(workdir, jobs, theme)
     print(row("one edit", results["one edit"]), flush=True)
     write_mappings(workdir / "mappings", 1, start=count)
-    results["one added"] = timed_build(workdir, jobs)
+    results["one added"] = timed_build(workdir, jobs, theme)
     print(row("one added", results["one added"]), flush=True)
     sizes = html_sizes(workdir / "html")
+    search = {name: (workdir / "html" / name).stat().st_size / 1024 for name in ("searchindex.js", "_static/api-names.js")}
     print(f"mapping pages: {sizes['pages']}, HTML median {sizes['median'] / 1024:.1f} KB, "
           f"max {sizes['max'] / 1024:.1f} KB; overview {sizes['overview'] / 1024:.1f} KB; largest other page "
           f"{sizes['largest_other'][1]} {sizes['largest_other'][0] / 1024:.1f} KB; HTML total {sizes['html_total'] / 2**20:.1f} MB; "
-          f"output folder {sizes['output_total'] / 2**20:.1f} MB")
+          f"output folder {sizes['output_total'] / 2**20:.1f} MB; search indexes: Sphinx "
+          f"{search['searchindex.js']:.0f} KB, API names {search['_static/api-names.js']:.0f} KB")
 
 
 if __name__ == "__main__":

@@ -138,7 +138,9 @@ def stale_sidebars(app: Sphinx, env) -> list[str]:
         old = before.get(parent, [])
         if old == children:
             continue
-        changed = [index for index, child in enumerate(children) if index >= len(old) or old[index] != child]
+        kept, removed = set(old), set(old) - set(children)
+        changed = [index for index, child in enumerate(children) if child not in kept]
+        changed += [min(old.index(child), len(children)) for child in removed]
         for index, child in enumerate(children):
             if len(children) <= NAV_WINDOW or any(abs(index - at) <= NAV_WINDOW for at in changed):
                 stale.add(child)
