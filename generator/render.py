@@ -114,7 +114,8 @@ def code_block(code: str, result) -> str:
     The copy button leaves marked lines out, so a reader copies runnable code only."""
     lines = woven_lines(code, result)
     outputs = [str(number) for number, (_, is_output) in enumerate(lines, start=1) if is_output]
-    options = [":class: mapping-code"] + ([f":emphasize-lines: {','.join(outputs)}"] if outputs else [])
+    # no-search: example code stays out of the full-text index (API names have their own index).
+    options = [":class: mapping-code no-search"] + ([f":emphasize-lines: {','.join(outputs)}"] if outputs else [])
     body = "\n".join(options) + "\n\n" + "\n".join(line for line, _ in lines)
     return fence(body, "{code-block} python")
 

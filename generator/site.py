@@ -76,44 +76,67 @@ def _window(children: list[str], current: str | None) -> tuple[list[str], int, i
     return children[start:start + NAV_WINDOW], start, len(children) - start - NAV_WINDOW
 
 
-def _nav_list(app: Sphinx, pagename: str, parent: str, path: list[str], level: int) -> str:
+def _nav_list(app: Sphinx, pagename: str, parent: str, path: list[str], level: int, toggles: list[int]) -> str:
     children = app.env.toctree_includes.get(parent, [])
     on_path = path[level] if level < len(path) else None
     shown, before, after = _window(children, on_path)
     uri = app.builder.get_relative_uri
     items = []
     if before:
-        items.append(_more_item(uri(pagename, parent), before, level))
+        items.append(_more_item(uri(pagename, parent), level))
     for child in shown:
         current = child == on_path
-        inner = _nav_list(app, pagename, child, path, level + 1) if current else ""
-        classes = f"toctree-l{level}" + (" current" if current else "")
-        items.append(f'<li class="{classes}"><a class="reference internal" href="{uri(pagename, child)}">'
-                     f"{nav_label(app, child)}</a>{inner}</li>")
+        inner = _nav_list(app, pagename, child, path, level + 1, toggles) if current else ""
+        classes = [f"toctree-l{level}"] + (["current"] if current else []) + (["current-page"] if child == pagename else [])
+        label = nav_label(app, child)
+        toggle = ""
+        if inner:  # the theme's expand toggle, open: this entry is on the way to the current page
+            classes.append("has-children")
+            toggles[0] += 1
+            name = f"toctree-checkbox-{toggles[0]}"
+            toggle = (f'<input checked="" class="toctree-checkbox" id="{name}" name="{name}" role="switch" '
+                      f'type="checkbox" aria-label="Toggle navigation of {html.escape(_plain(label))}"/>'
+                      f'<label for="{name}"><span class="icon"><svg><use href="#svg-arrow-right"></use></svg></span></label>')
+        items.append(f'<li class="{" ".join(classes)}"><a class="reference internal" href="{uri(pagename, child)}">'
+                     f"{label}</a>{toggle}{inner}</li>")
     if after:
-        items.append(_more_item(uri(pagename, parent), after, level))
+        items.append(_more_item(uri(pagename, parent), level))
     if not items:
         return ""
     opening = '<ul class="current">' if on_path else "<ul>"
     return opening + "".join(items) + "</ul>"
 
 
-def _more_item(href: str, count: int, level: int) -> str:
+def _plain(label: str) -> str:
+    return html.unescape(label.replace("<wbr>", ""))
+
+
+def _more_item(href: str, level: int) -> str:
     # No count in the label: adding a page must not change the sidebar of every page beside it.
     return (f'<li class="toctree-l{level} nav-more"><a class="reference internal" href="{href}">'
             "more …</a></li>")
 
 
 def navigation_html(app: Sphinx, pagename: str) -> str:
+    """This page's sidebar tree, in the markup Furo gives its own (expand toggles included)."""
     root = app.config.root_doc
-    return _nav_list(app, pagename, root, _path_to(app, pagename), 1)
+    return _nav_list(app, pagename, root, _path_to(app, pagename), 1, [0])
 
 
 def install_navigation(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
-    """Answer the theme's request for the site toctree with the bounded sidebar of this page."""
+    """Answer the theme's request for the site toctree with the bounded sidebar of this page.
+
+    Furo re-parses whatever ``toctree()`` returns to add its toggles (23 ms a page); our tree has
+    them already, so Furo gets an empty tree and ``furo_sidebar`` sets ours after its handler ran."""
     if "toctree" in context:
         tree = navigation_html(app, pagename)
-        context["toctree"] = lambda **_options: tree
+        context["_mapping_navigation"] = tree
+        context["toctree"] = (lambda **_options: "") if app.config.html_theme == "furo" else (lambda **_options: tree)
+
+
+def furo_sidebar(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    if app.config.html_theme == "furo" and "_mapping_navigation" in context:
+        context["furo_navigation_tree"] = context["_mapping_navigation"]
 
 
 def reset_navigation(app: Sphinx, env) -> None:
@@ -239,6 +262,7 @@ def setup_site(app: Sphinx) -> None:
     app.connect("env-before-read-docs", remember_toctrees)
     app.connect("env-get-updated", stale_sidebars)
     app.connect("html-page-context", install_navigation, priority=400)  # before the theme's handler
+    app.connect("html-page-context", furo_sidebar, priority=600)  # after it
     app.connect("html-page-context", page_context)
     app.connect("html-page-context", add_search_script)
     app.connect("build-finished", write_api_index)

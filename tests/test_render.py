@@ -114,8 +114,8 @@ def test_page_shows_outputs_verdict_and_provenance(tmp_path: Path):
     )
     page = render(tmp_path, runs={0: run})
     # One tab per framework; output lines are emphasized lines, which the copy button leaves out.
-    assert "::::{tab-item} PyTorch\n:sync: torch\n\n```{code-block} python\n:class: mapping-code\n:emphasize-lines: 2\n\nprint(1 + 1)\n# 2\n```" in page
-    assert "::::{tab-item} MindSpore\n:sync: mindspore\n\n```{code-block} python\n:class: mapping-code\n:emphasize-lines: 2\n\nprint(2)\n# 2\n```" in page
+    assert "::::{tab-item} PyTorch\n:sync: torch\n\n```{code-block} python\n:class: mapping-code no-search\n:emphasize-lines: 2\n\nprint(1 + 1)\n# 2\n```" in page
+    assert "::::{tab-item} MindSpore\n:sync: mindspore\n\n```{code-block} python\n:class: mapping-code no-search\n:emphasize-lines: 2\n\nprint(2)\n# 2\n```" in page
     assert "{bdg-success}`outputs agree`" in page
     assert "printed by MindSpore 9\\.9\\.9 and PyTorch 9\\.9\\.9 on CPU \\(Test CPU\\)\\, on 2026\\-11\\-26" in page
 
