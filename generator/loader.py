@@ -4,10 +4,11 @@ Every problem in every file is collected, each with ``file:line:column`` and the
 so a contributor fixes them all in one pass. Nothing here raises on bad input: problems are data.
 
 Hostile files cost bounded work: only regular files are opened (a FIFO or a device is refused
-without opening it), at most ``MAX_FILE_BYTES`` are read, and the YAML is bounded while it is
-composed (by libyaml where installed), before any Python object is built: nesting depth, number of aliases, and the size the
-document would have once every alias is expanded (``MAX_NODES`` values, ``MAX_FILE_BYTES``
-characters), each measured in one pass over the composed nodes, linear in the file's size.
+without opening it), at most ``MAX_FILE_BYTES`` are read, and the YAML (composed by libyaml where
+installed) is bounded before any Python object is built: nesting depth and aliases are counted on
+the event stream, and the size the document would have once every alias is expanded
+(``MAX_NODES`` values, ``MAX_FILE_BYTES`` characters) is measured in one pass over the composed
+nodes, linear in the file's size.
 """
 
 from __future__ import annotations
