@@ -374,6 +374,7 @@ class WorkerProcess:
                 return self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 pass
+        protocol.kill_tree(self.proc.pid)
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

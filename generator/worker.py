@@ -1009,10 +1009,7 @@ def _supervise(init: int, lifeline: int, status_fd: int, folder: str) -> None:
         except InterruptedError:
             continue
         if lifeline in ready:  # the builder has gone (or closed us): leave nothing behind
-            try:
-                os.kill(init, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill_tree(init)
             os.waitpid(init, 0)
             shutil.rmtree(folder, ignore_errors=True)
             os._exit(0)
@@ -1066,25 +1063,36 @@ def children(pid: int | str = "self") -> list[int]:
     return found
 
 
+def kill_tree(root: int) -> None:
+    """SIGKILL ``root`` and all its descendants, each stopped before its children are read, so
+    that none can fork away meanwhile (also those that started their own session)."""
+    stopped, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except (ProcessLookupError, PermissionError):
+            continue
+        stopped.append(pid)
+        pending += children(pid)
+    for pid in stopped:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def kill_descendants() -> None:
-    """SIGKILL every descendant of this process (orphans come back to it as a subreaper)."""
-    for _ in range(100):
-        pending = children()
-        if not pending:
+    """SIGKILL every descendant of this process, then reap them."""
+    for child in children():
+        kill_tree(child)
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
             return
-        while pending:
-            pid = pending.pop()
-            pending += children(pid)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    break
-            except ChildProcessError:
-                break
+        except InterruptedError:
+            continue
 
 
 def _private_tmp(work: Path) -> str | None:
