@@ -8,12 +8,19 @@ another, restoring global state between them (see ``worker.Worker`` for the list
 workers exist at most, in total; a framework's workers start only when it has snippets to run.
 Snippets of one framework share a queue; one thread per worker feeds it and watches it:
 
-* a snippet that runs past ``Snippet.timeout`` gets its worker killed (with the worker's whole
-  process group) and is recorded as ``timeout``;
+* a snippet that runs past ``Snippet.timeout`` gets its worker killed (with every process its
+  snippets started, including those in new sessions) and is recorded as ``timeout``;
 * a worker that dies (segfault, ``os.abort()``, ``os._exit(3)``, the kernel's OOM killer) is
   recorded as ``crash`` with its signal or exit code;
 * in both cases what the statements printed before (and the one that was running) is recovered
-  from the worker's capture files, the next snippet gets a fresh worker, and the run goes on.
+  from the worker's capture files, the next snippet gets a fresh worker, and the run goes on;
+* a snippet that changed process state the reset cannot undo gets its worker replaced after it
+  (``worker.ProcessState``).
+
+Snippets run in their own PID namespace where the machine allows it: they cannot signal the
+builder. SIGTERM while examples run unwinds like Ctrl-C (``KeyboardInterrupt``), closing every
+worker; a builder killed outright is noticed by each worker's supervisor (its lifeline pipe
+closes), which kills what is left and removes the worker's folder.
 
 Caching
 -------
@@ -473,7 +480,8 @@ class Executor:
             snippet = snippets[indexes[0]]
             by_framework.setdefault(snippet.framework, []).append((key, snippet))
         stats.executed = len(pending)
-        with _terminate_as_interrupt(), Progress(len(pending), f"running examples ({self.device})", self.progress) as bar:
+        with _terminate_as_interrupt(), \
+                Progress(len(pending), f"running examples ({self.device})", self.progress) as bar:
             for key, result in self._execute(by_framework):
                 result.produced_on = datetime.now(timezone.utc).date().isoformat()
                 for index in pending[key]:

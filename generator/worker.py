@@ -5,7 +5,11 @@ A worker is started by ``generator.execute`` as ``python -u -X faulthandler -c B
 * fd 0 on ``/dev/null`` (``input()`` gets ``EOFError`` at once),
 * fd 1 and fd 2 on two capture files in the worker's private folder (opened ``O_APPEND``),
 * a request pipe and a result pipe, passed by number: the protocol never touches fd 1, so
-  whatever a snippet prints cannot corrupt it. Messages are a 4-byte length and JSON.
+  whatever a snippet prints cannot corrupt it. Messages are a 4-byte length and JSON, encoded
+  and decoded by functions bound at import, before any snippet could patch ``json`` or ``os``,
+* a lifeline pipe: the process started is a supervisor that lives as long as the builder holds
+  the other end; the snippets run two processes below it, in their own PID namespace (see
+  "process tree" below), so no snippet can signal the builder and none outlives the build.
 
 Capture works at the file-descriptor level: fd 1 and fd 2 are the capture files (truncated and
 ``dup2``-ed back onto fd 1 and fd 2 before every snippet, in case a snippet moved or closed them).
@@ -696,13 +700,18 @@ _SIGNALS = [number for number in signal.valid_signals()
 class ProcessState:
     """A fingerprint of the process state that the worker's reset cannot put back.
 
-    ``changes()`` names what differs from the fingerprint taken when the worker was warm; every
-    check is cheap (object identities, a few getters), see ``STATE_CHECKS`` in the tests' terms:
-    modules, patched attributes of watched modules and classes (``builtins``, ``sys``, ``os``,
-    ``json``, ``__main__``, the framework's namespaces and tensor classes …), threads and child
-    processes still alive, stdio closed or replaced, the C environment (``os.putenv``), the
-    floating-point environment (flush-to-zero, rounding mode), logging configuration, locale, and
-    the framework's own C-level flags.
+    ``changes()`` names what differs from the fingerprint taken when the worker was warm (about a
+    millisecond: object identities and a few getters): ``sys.modules`` entries replaced, removed
+    or added by hand (modules the import system loads join the fingerprint: frameworks import
+    lazily); attributes of watched modules and classes replaced or added (``builtins``, ``sys``,
+    ``os``, ``json``, ``__main__``, the framework's namespaces and tensor and module classes …;
+    the framework's own lazy wrappers are accepted); threads and child processes still alive
+    (orphans included: they come back to the init); stdio closed or replaced; the C environment
+    (``os.putenv``); the floating-point environment (flush-to-zero, rounding mode); the levels
+    and handlers of the loggers that existed when warm; the locale; the framework's C flags.
+    Not covered: state that no cheap getter shows (``sys.addaudithook``, native threads started
+    through ``ctypes``, a patched function's ``__code__``, a module first imported and patched by
+    the same snippet).
     """
 
     STD_MODULES = ("builtins", "sys", "os", "io", "json", "json.encoder", "json.decoder", "json.scanner", "struct",

@@ -69,8 +69,10 @@ STATE_CHANGES: dict[str, tuple[str, str, str]] = {
     "mindspore_tensor_str": ("mindspore", "import mindspore\nmindspore.Tensor.__str__ = lambda self: 'patched'",
                              "import mindspore\nprint(mindspore.Tensor([1.5]))"),
     "builtins_print": ("torch", "import builtins\nbuiltins.print = lambda *a, **k: None", "print('visible')"),
-    "sys_modules_entry": ("torch", "import sys, types\nsys.modules['hostile_fake'] = types.ModuleType('hostile_fake')",
-                          "try:\n    import hostile_fake\n    print('importable')\nexcept ImportError:\n    print('ImportError')"),
+    "sys_modules_entry": ("torch", "import sys, types\n"
+                                   "sys.modules['hostile_fake'] = types.ModuleType('hostile_fake')",
+                          "try:\n    import hostile_fake\n    print('importable')\n"
+                          "except ImportError:\n    print('ImportError')"),
     "putenv": ("torch", "import os\nos.putenv('HOSTILE_VAR', 'leaked')",
                "import subprocess\nprint(subprocess.run(['sh', '-c', 'echo ${HOSTILE_VAR:-unset}'],"
                " capture_output=True, text=True).stdout)"),
@@ -97,7 +99,8 @@ STATE_CHANGES: dict[str, tuple[str, str, str]] = {
                             "import torch\nprint(torch.tensor([1 / 3]))"),
     "torch_default_dtype": ("torch", "import torch\ntorch.set_default_dtype(torch.float64)",
                             "import torch\nprint(torch.tensor([0.5]).dtype)"),
-    "torch_grad_mode": ("torch", "import torch\ntorch.set_grad_enabled(False)", "import torch\nprint(torch.is_grad_enabled())"),
+    "torch_grad_mode": ("torch", "import torch\ntorch.set_grad_enabled(False)",
+                        "import torch\nprint(torch.is_grad_enabled())"),
     "numpy_print_options": ("torch", "import numpy\nnumpy.set_printoptions(precision=1)",
                             "import numpy\nprint(numpy.array([1 / 3]))"),
     "os_environ": ("torch", "import os\nos.environ['HOSTILE'] = '1'", "import os\nprint(os.environ.get('HOSTILE'))"),
