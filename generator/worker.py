@@ -482,6 +482,7 @@ class Worker:
         self.cwd = _private_tmp(work) or str(work)
         if self.cwd == SNIPPET_CWD and "TMPDIR" in os.environ:
             os.environ["TMPDIR"] = SNIPPET_CWD
+            sys.modules["tempfile"].tempdir = None  # found again, from TMPDIR
         os.chdir(self.cwd)
         self.snapshot()
         limit_info = self.limit_resources()
@@ -491,7 +492,7 @@ class Worker:
             "framework_version": _version(self.framework.distribution),
             "device": self.framework.actual_device,
             "device_name": self.framework.device_name(),
-            "pid": os.getpid(),
+            "pid": int(os.readlink("/proc/self")),  # as the builder sees it (not 2, its PID in the namespace)
             "notes": self.framework.notes,
             **limit_info,
         }
