@@ -735,6 +735,7 @@ class ProcessState:
         self.modules = {_label(obj) for obj in objects if isinstance(obj, ModuleType)}
         self.names: dict[str, tuple] = {}
         self.base_modules = dict(sys.modules)
+        self.base_module_ids = tuple(map(id, sys.modules.values()))
         self.stdio = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
         try:  # /proc is the host's: these are host PIDs even inside the PID namespace
             self.host_pid = int(os.readlink("/proc/self"))
@@ -744,7 +745,6 @@ class ProcessState:
             self.host_pid = self.init_pid = 0
         self.base = self.take()
         self.base_values = {label: dict(namespace) for label, namespace in self.watched}
-        self.base_children = self.children()
 
     def take(self) -> dict:
         return {
@@ -789,14 +789,15 @@ class ProcessState:
         Modules that the import system really loaded (frameworks import lazily, on first use)
         join the fingerprint."""
         modules = sys.modules
+        if len(modules) == len(self.base_modules):  # the usual case, at C speed
+            return tuple(map(id, modules.values())) != self.base_module_ids
         if any(modules.get(name, _MISSING) is not module for name, module in self.base_modules.items()):
             return True
-        if len(modules) == len(self.base_modules):
-            return False
         added = {name: module for name, module in modules.items() if name not in self.base_modules}
         if not all(_imported(name, module) for name, module in added.items()):
             return True
         self.base_modules.update(added)
+        self.base_module_ids = tuple(map(id, modules.values()))
         return False
 
     def fp_environment(self) -> tuple:
@@ -814,13 +815,17 @@ class ProcessState:
                 tuple((lg.level, lg.propagate, lg.disabled, tuple(map(id, lg.handlers))) for lg in self.loggers))
 
     def children(self) -> list[int]:
+        """Host PIDs of child processes still alive: the worker's own (any thread's), and orphans
+        that came back to the init. The worker's own are found with ``waitpid`` (one system call;
+        reading ``/proc/self/task/*/children`` costs a file per framework thread)."""
         while True:  # reap what has ended
             try:
                 if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    mine = children() or [-1]  # one is alive, whichever it is
                     break
             except ChildProcessError:
+                mine = []
                 break
-        mine = children()
         if self.init_pid:  # orphans of snippets come back to the init (pid 1 or subreaper)
             mine += [pid for pid in children(self.init_pid) if pid != self.host_pid]
         return mine
