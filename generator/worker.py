@@ -760,12 +760,13 @@ class ProcessState:
     def attributes(self, label: str, namespace) -> tuple:
         """Identities of the attributes the namespace had when warm, and what was added since:
         for a module only submodules may be added (frameworks import lazily), for a class nothing."""
-        keys = tuple(namespace)
-        names = self.names.setdefault(label, keys)
-        if keys == names:  # the usual case, at C speed
-            return tuple(map(id, namespace.values())), ()
+        names = self.names.get(label)
+        if names is None:
+            names = self.names[label] = tuple(namespace)
+        if len(namespace) == len(names):  # the usual case, at C speed (a name deleted and another
+            return tuple(map(id, namespace.values())), ()  # added shifts the values: not equal either)
         known = set(names)
-        added = tuple(name for name in keys if name not in known
+        added = tuple(name for name in namespace if name not in known
                       and not (label in self.modules and isinstance(namespace[name], ModuleType)))
         return tuple(id(namespace.get(name, _MISSING)) for name in names), added
 
