@@ -20,6 +20,7 @@ from .devices import split_label
 from .execute import expectation, failure_text
 from .frameworks import framework_of
 from .loader import LoadedMapping
+from .probes import behaviour_view, tolerance_sentence
 from .reports import example_matrix
 from .schema import ApiSide, Example, Mapping, Status, field_reference, numbered_rows
 
@@ -217,7 +218,7 @@ class Renderer:
         self.env.filters.update(text=escape_text, cell=escape_cell, paragraphs=paragraphs, fence=fence)
 
     def page(self, loaded: LoadedMapping, runs: dict[int, object] | None = None, device: str = "cpu",
-             matrix: dict | None = None) -> str:
+             matrix: dict | None = None, probes=None) -> str:
         mapping = loaded.mapping
         runs = runs or {}
         examples = [
@@ -237,6 +238,8 @@ class Renderer:
             status=mapping.status,
             provenance=provenance.describe() if provenance else None,
             yaml_path=_shown_path(loaded.path),
+            behaviour=behaviour_view(mapping, probes),
+            probe_tolerance=tolerance_sentence(),
         )
 
     def overview(self, mappings: list[LoadedMapping]) -> str:
@@ -260,7 +263,7 @@ class Renderer:
 
 def render_site(
     mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu",
-    coverage: list | None = None, matrix: dict | None = None,
+    coverage: list | None = None, matrix: dict | None = None, probes: dict | None = None,
 ) -> dict[str, str]:
     """Every generated page, keyed by its path relative to the generated folder."""
     renderer = Renderer()
@@ -273,6 +276,7 @@ def render_site(
     for loaded in mappings:
         api = loaded.mapping.source.api
         page_runs = {index: runs[(api, index)] for index in range(len(loaded.mapping.examples)) if (api, index) in runs}
-        pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device, matrix)
+        pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device, matrix,
+                                                                (probes or {}).get(api))
     return pages
 
