@@ -26,7 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from .execute import Executor, Snippet, failure_text
-from .frameworks import framework_of
+from .frameworks import FRAMEWORKS, framework_of
 from .schema import PROBE_DTYPES, Difference, Mapping, Probes, Status
 
 MARKER = "@@probe "
@@ -225,6 +225,10 @@ def _probe_run(variants, template, namespace):
             outcome = _probe_encode(eval(last_code, scope))
             _probe_sync()
         except BaseException as error:
+            try:  # an asynchronous framework keeps a failed op's error pending: drain it here
+                _probe_sync()
+            except BaseException:
+                pass
             text = ""
             try:
                 text = str(error)
@@ -334,18 +338,24 @@ class MappingProbes:
         return self.targets[0]
 
 
-def _calls(mapping: Mapping) -> list[tuple[str, str]]:
-    """(api, call template) of the source, the target, then each further target."""
+def _calls(mapping: Mapping) -> list[tuple[str, str, str]]:
+    """(api, framework key, call template) of the source, the target (or the workaround of a mapping
+    without counterpart, run with the other framework), then each further target."""
     probes = mapping.probes
-    return [(mapping.source.api, probes.source), (mapping.target.api, probes.target),
-            *((extra.api, extra.call) for extra in probes.targets)]
+    source = framework_of(mapping.source.api).key
+    if mapping.target is not None:
+        target = (mapping.target.api, framework_of(mapping.target.api).key, probes.target)
+    else:
+        other = next(key for key in FRAMEWORKS if key != source)
+        target = (f"the workaround with {FRAMEWORKS[other].display}", other, probes.target)
+    return [(mapping.source.api, source, probes.source), target,
+            *((extra.api, framework_of(extra.api).key, extra.call) for extra in probes.targets)]
 
 
 def probe_snippets(mapping: Mapping) -> tuple[list[Variant], list[tuple[str, Snippet]]]:
     variants = derive_variants(mapping.probes)
     snippets = []
-    for api, template in _calls(mapping):
-        framework = framework_of(api).key
+    for api, framework, template in _calls(mapping):
         snippets.append((api, Snippet(framework, driver_code(variants, template), driver_setup(framework),
                                       float(mapping.probes.timeout))))
     return variants, snippets
@@ -371,7 +381,7 @@ def run_probes(mappings, executor: Executor, frameworks=None) -> dict[str, Mappi
     snippets: list[Snippet] = []
     for loaded in mappings:
         mapping = loaded.mapping
-        if mapping.probes is None or mapping.target is None:
+        if mapping.probes is None:
             continue
         variants, sides = probe_snippets(mapping)
         if any(why_not_here(snippet.framework, frameworks) for _, snippet in sides):

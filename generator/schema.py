@@ -291,7 +291,8 @@ class Probes(Strict):
     inputs: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ProbeInput] = Field(
         min_length=1, description="Named inputs of the call templates.")
     source: Code = Field(description="Call template for the source API.")
-    target: Code = Field(description="Call template for the target API.")
+    target: Code = Field(description="Call template for the target API (with status `no-counterpart`: the "
+                         "page's workaround, written with the other framework).")
     targets: list[ProbeTarget] = Field(
         default_factory=list, description="Further target APIs probed with the same inputs (shown on the page; "
         "`verify` checks claims against `target` only).")
@@ -336,8 +337,6 @@ class Mapping(Strict):
                 raise ValueError("difference rows name a target parameter but there is no `target`")
             if any(example.target for example in self.examples):
                 raise ValueError("examples have `target` code but there is no `target` API")
-            if self.probes is not None:
-                raise ValueError("`probes` need a `target` API")
         elif framework_of(self.source.api) == framework_of(self.target.api):
             raise ValueError("`source` and `target` must belong to different frameworks")
         return self
