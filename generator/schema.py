@@ -300,6 +300,11 @@ class Probes(Strict):
         default_factory=lambda: list(VARIANT_KINDS),
         description="Which variant kinds to derive: " + ", ".join(f"`{kind}`" for kind in VARIANT_KINDS) + ".")
     timeout: float = Field(default=120, gt=0, description="Seconds all variants of one side may run.")
+    expected_failures: list[ExpectedFailure] = Field(
+        default_factory=list,
+        description="Failures of the source or the main target on some devices (a missing kernel, say): "
+        "variants that fail with this text there are counted as not comparable on that device, not as "
+        "differences.")
 
     @model_validator(mode="after")
     def _templates_end_in_expressions(self) -> Probes:
@@ -340,6 +345,13 @@ class Mapping(Strict):
         elif framework_of(self.source.api) == framework_of(self.target.api):
             raise ValueError("`source` and `target` must belong to different frameworks")
         return self
+
+    def probes_failure(self, side: Side, device: str) -> ExpectedFailure | None:
+        """The probes' declared failure of ``side`` on ``device``, if any."""
+        if self.probes is None:
+            return None
+        return next((failure for failure in self.probes.expected_failures
+                     if failure.side == side and device in failure.devices), None)
 
     @property
     def source_module(self) -> str:
