@@ -407,6 +407,9 @@ def field_reference() -> list[tuple[str, str, bool, str]]:
                          " ".join(description.split())))
             if "properties" in nested:
                 visit(nested, f"{prefix}{name}{'[]' if is_list else ''}.")
+            named = _referenced(_named_values(prop))[0]  # a mapping of names to models
+            if named and "properties" in definitions.get(named, {}):
+                visit(definitions[named], f"{prefix}{name}.NAME.")
 
     visit(schema, "")
     return rows
@@ -422,6 +425,12 @@ def _referenced(prop: dict) -> tuple[str | None, bool]:
     return None, False
 
 
+def _named_values(prop: dict) -> dict:
+    """The schema of the values of an object keyed by names (``dict[str, Model]``), else {}."""
+    values = prop.get("additionalProperties") or next(iter(prop.get("patternProperties", {}).values()), None)
+    return values if isinstance(values, dict) else {}
+
+
 def _type_text(prop: dict, definitions: dict) -> str:
     if "anyOf" in prop:
         return " or ".join(_type_text(option, definitions) for option in prop["anyOf"])
@@ -432,6 +441,8 @@ def _type_text(prop: dict, definitions: dict) -> str:
         return "one of " + ", ".join(f"`{value}`" for value in prop["enum"])
     if prop.get("type") == "array":
         return f"list of {_type_text(prop.get('items', {}), definitions)}"
+    if _named_values(prop):
+        return f"mapping of names to {_type_text(_named_values(prop), definitions)}"
     if "const" in prop:
         return f"`{prop['const']}`"
-    return {"null": "absent", "string": "text", "number": "number", "boolean": "true/false"}.get(prop.get("type", ""), "any")
+    return {"null": "absent", "string": "text", "number": "number", "integer": "integer", "boolean": "true/false"}.get(prop.get("type", ""), "any")
