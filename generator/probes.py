@@ -503,9 +503,9 @@ def tolerance_sentence() -> str:
 # ---------------------------------------------------------------- showing
 
 
-def _shown_number(value) -> str:
+def _shown_number(value, digits: int = 6) -> str:
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 
@@ -520,7 +520,8 @@ def describe_outcome(outcome: dict) -> str:
     if "python" in outcome:
         return f"{outcome['python']} {_shown_number(outcome['value'])}"
     values = outcome["values"]
-    shown = ", ".join(_shown_number(value) for value in values[:SHOWN_VALUES])
+    digits = 12 if outcome["dtype"] == "float64" else 6  # enough to see float32 precision in float64
+    shown = ", ".join(_shown_number(value, digits) for value in values[:SHOWN_VALUES])
     more = ", …" if len(values) > SHOWN_VALUES else ""
     return f"{outcome['dtype']} {tuple(outcome['shape'])} [{shown}{more}]"
 
