@@ -47,6 +47,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         + (f", {summary['not_run']} not run here" if summary["not_run"] else "") + "; "
         f"{len(generated.written)} pages written, {len(generated.unchanged)} unchanged -> {args.output}"
     )
+    if generated.probes:
+        from .probes import probe_summary
+
+        print(probe_summary(generated.probes))
     if args.report:
         print(f"Report written to {args.report}")
     return 0

@@ -566,6 +566,17 @@ def behaviour_view(mapping: Mapping, probed: MappingProbes | None) -> list[Behav
     return views
 
 
+def probe_summary(probed: dict[str, MappingProbes]) -> str:
+    """One line for the CLI: mappings probed, variant runs, differences, targets that never agree."""
+    runs = sum(len(result.variants) * len(result.targets) for result in probed.values())
+    differing = sum(len(target.differences) for result in probed.values() for target in result.targets)
+    cached = sum(result.cached for result in probed.values())
+    silent = sorted(target.target.api for result in probed.values() for target in result.targets
+                    if target.agreeing == 0 and target.differences)
+    return (f"probes: {len(probed)} mappings ({cached} from cache), {runs} variant runs, {differing} differ"
+            + (f"; agree on no variant here: {', '.join(silent)}" if silent else ""))
+
+
 # ---------------------------------------------------------------- claims
 
 
