@@ -2,10 +2,19 @@
 
 Every problem in every file is collected, each with ``file:line:column`` and the field path,
 so a contributor fixes them all in one pass. Nothing here raises on bad input: problems are data.
+
+Hostile files cost bounded work: only regular files are opened (a FIFO or a device is refused
+without opening it), at most ``MAX_FILE_BYTES`` are read, and the YAML (composed by libyaml where
+installed) is bounded before any Python object is built: nesting depth and aliases are counted on
+the event stream, and the size the document would have once every alias is expanded
+(``MAX_NODES`` values, ``MAX_FILE_BYTES`` characters) is measured in one pass over the composed
+nodes, linear in the file's size.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +22,11 @@ import yaml
 from pydantic import ValidationError
 
 from .schema import Mapping
+
+MAX_FILE_BYTES = 1 << 20
+MAX_DEPTH = 20  # a mapping file needs 7 levels
+MAX_ALIASES = 200
+MAX_NODES = 20_000  # values after expanding aliases; the largest mapping has a few hundred
 
 Position = tuple[int, int]  # 1-based line and column
 FieldPath = tuple[str | int, ...]
@@ -27,8 +41,16 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}:{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        where = f"{_printable(str(self.path))}:{self.line}:{self.column}"
+        message = _printable(self.message)
+        return f"{where}: {_printable(self.field)}: {message}" if self.field else f"{where}: {message}"
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters shown as escapes, so that a key or file name from a
+    hostile mapping cannot drive the terminal or the CI log that shows a problem."""
+    return "".join(repr(character)[1:-1] if not character.isprintable() and character != " " else character
+                   for character in text)
 
 
 @dataclass(frozen=True)
@@ -72,7 +94,8 @@ def find_mapping_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()))
+            # Anything named *.yaml but a folder is loaded, so a FIFO or a broken link is reported, not skipped.
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and not p.is_dir()))
         else:
             files.append(path)
     return files
@@ -94,18 +117,120 @@ def load_mappings(paths: list[Path]) -> LoadResult:
     return result
 
 
+class _TooLarge(Exception):
+    def __init__(self, message: str, mark: yaml.Mark):
+        super().__init__(message)
+        self.mark = mark
+
+
+# libyaml (PyYAML's C parser) when it is installed: composing in C is the bulk of a no-op build's
+# loading time, and the Python parser gives the same nodes, marks and errors.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_COLLECTION_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_COLLECTION_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def compose_bounded(text: str) -> yaml.Node | None:
+    """The YAML's node graph, or ``_TooLarge`` for YAML too deep, with too many aliases, or too
+    large once aliases expand. Depth and aliases are counted on the event stream first, so the
+    composer never recurses deeply; an alias is one node shared by its uses, and the expanded size
+    is measured on that graph, so the work grows with the file, not with what the aliases expand to.
+    """
+    _check_events(yaml.parse(text, Loader=_SafeLoader))
+    node = yaml.compose(text, Loader=_SafeLoader)
+    if node is not None:
+        _check_expansion(node)
+    return node
+
+
+def _check_events(events) -> None:
+    open_anchors: list[str | None] = []  # the anchor of each collection being read, outermost first
+    aliases = 0
+    for event in events:
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _TooLarge(f"more than {MAX_ALIASES} aliases (*name)", event.start_mark)
+            if event.anchor in open_anchors:
+                raise _TooLarge("an alias refers to a node that contains it (a recursive alias)", event.start_mark)
+        elif isinstance(event, _COLLECTION_ENDS):
+            open_anchors.pop()
+        elif isinstance(event, (*_COLLECTION_STARTS, yaml.ScalarEvent)):
+            if len(open_anchors) + 1 > MAX_DEPTH:
+                raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+            if isinstance(event, _COLLECTION_STARTS):
+                open_anchors.append(event.anchor)
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """(values, characters, depth) of each node once expanded, children before parents, without
+    recursion. The graph has no cycle: ``_check_events`` refused recursive aliases."""
+    expanded: dict[int, tuple[int, int, int]] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in expanded:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            expanded[id(node)] = (1, len(node.value), 1)
+        elif children_done:
+            expanded[id(node)] = _measure(node, [expanded[id(child)] for child in _children(node)])
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return list(node.value)
+
+
+def _measure(node: yaml.Node, measured: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+    values = 1 + sum(item[0] for item in measured)
+    characters = sum(item[1] for item in measured)
+    depth = 1 + max((item[2] for item in measured), default=0)
+    if depth > MAX_DEPTH:
+        raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep once aliases are expanded", node.start_mark)
+    if values > MAX_NODES or characters > MAX_FILE_BYTES:
+        raise _TooLarge(f"expands to more than {MAX_NODES} values or {MAX_FILE_BYTES} characters "
+                        "(each alias repeats what it points to)", node.start_mark)
+    return values, characters, depth
+
+
+def read_mapping_text(path: Path) -> str:
+    """The file's text; ``OSError`` or ``ValueError`` with a message for anything but a readable
+    regular UTF-8 file of at most ``MAX_FILE_BYTES``. Never blocks on a FIFO or a device."""
+    control = next((character for character in str(path) if ord(character) < 0x20 or ord(character) == 0x7F), None)
+    if control is not None:
+        raise ValueError(f"the file name holds the control character U+{ord(control):04X}")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError("not a regular file (a FIFO, a device or a socket cannot be a mapping)")
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ValueError("not a regular file")
+        data = stream.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"the file is larger than {MAX_FILE_BYTES} bytes")
+    return data.decode("utf-8")
+
+
 def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return None, [Problem(path, 1, 1, "", f"cannot read file: {error}")]
+        text = read_mapping_text(path)
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        return None, [Problem(path, 1, 1, "", f"cannot read file: {reason}")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose_bounded(text)
         if node is None:
             return None, [Problem(path, 1, 1, "", "the file is empty; a mapping needs at least `source` and `status`")]
         positions: dict[FieldPath, Position] = {}
         text_starts: dict[FieldPath, int] = {}
         data = _to_python(node, (), positions, text_starts)
+    except _TooLarge as error:
+        return None, [Problem(path, error.mark.line + 1, error.mark.column + 1, "", f"YAML error: {error}")]
     except _DuplicateKey as dup:
         line, column = _position(dup.node)
         first_line = dup.first.start_mark.line + 1
@@ -115,6 +240,9 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(part for part in (error.context, error.problem) if part)
         return None, [Problem(path, line, column, "", f"YAML syntax error: {message}")]
+    except yaml.reader.ReaderError as error:
+        line, column = _line_and_column(text, error.position)
+        return None, [Problem(path, line, column, "", f"YAML error: character U+{error.character:04X} is not allowed in YAML")]
     except yaml.YAMLError as error:
         return None, [Problem(path, 1, 1, "", f"YAML error: {error}")]
     if not isinstance(data, dict):
@@ -158,6 +286,11 @@ def _scalar(node: yaml.Node):
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _line_and_column(text: str, offset: int) -> Position:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
 def _position(node: yaml.Node) -> Position:

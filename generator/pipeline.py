@@ -1,8 +1,13 @@
 """The whole pipeline in one place: load -> execute -> render -> write pages.
 
 Both the CLI and the Sphinx extension call ``generate``. Writing is all-or-nothing: pages are
-rendered in memory first; if anything fails, the generated folder is removed, so no partial
-or stale page can be built into the site.
+rendered in memory first; if anything fails, writing the pages included (a full disk, a
+read-only folder), the generated folder is removed, so no partial or stale page can be built
+into the site, and the failure is a ``GenerationError`` that says what happened.
+
+One build at a time per output folder and per output cache: each is locked (``locks``) for the
+whole generation, the folder before the cache; a second build waits. Temporary files that a
+killed build left in the output folder are removed under that lock before anything else.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ROOT
+from . import ROOT, locks
 from .coverage import DEFAULT_MODULES, coverage
 from .loader import LoadedMapping, Problem, load_mappings
 from .render import Renderer, render_site
@@ -83,16 +90,17 @@ def execute(mappings: list[LoadedMapping], options: Options, executor=None) -> d
         return {}
     from .execute import execute_mappings, write_report
 
-    runs = execute_mappings(
-        mappings,
-        jobs=options.jobs,
-        device=options.device,
-        cache_path=options.cache_path,
-        force=options.force,
-        progress=options.progress,
-        executor=executor,
-        frameworks=options.frameworks,
-    )
+    with _locked(options.cache_path if executor is None else None, "output cache"):  # else the caller holds it
+        runs = execute_mappings(
+            mappings,
+            jobs=options.jobs,
+            device=options.device,
+            cache_path=options.cache_path,
+            force=options.force,
+            progress=options.progress,
+            executor=executor,
+            frameworks=options.frameworks,
+        )
     if options.report:
         write_report(runs, mappings, options.report, options.device)
     return runs
@@ -105,8 +113,9 @@ def execute_all(mappings: list[LoadedMapping], options: Options) -> tuple[dict, 
     from .execute import Executor
     from .probes import run_probes
 
-    with Executor(jobs=options.jobs, device=options.device, cache_path=options.cache_path, force=options.force,
-                  progress=options.progress) as pool:
+    with _locked(options.cache_path, "output cache"), \
+            Executor(jobs=options.jobs, device=options.device, cache_path=options.cache_path, force=options.force,
+                     progress=options.progress) as pool:
         runs = execute(mappings, options, executor=pool)
         probed = run_probes(mappings, pool, options.frameworks)
     return runs, probed
@@ -115,21 +124,30 @@ def execute_all(mappings: list[LoadedMapping], options: Options) -> tuple[dict, 
 def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, options: Options | None = None) -> Generated:
     """Load, execute and render every mapping under ``paths`` into ``output``."""
     options = options or Options()
-    try:
-        mappings = load_or_fail(paths or [DEFAULT_MAPPINGS])
-        refuse_missing_sides(mappings, options)
-        runs, probed = execute_all(mappings, options)
-        matrix = read_matrix(options.matrix)
-        pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix,
-                            probed)
-    except ReportError as error:
-        remove_generated(output)
-        raise GenerationError(str(error)) from None
-    except BaseException:
-        remove_generated(output)
-        raise
-    generated = Generated(mappings, runs, probes=probed)
-    write_pages(pages, output, generated)
+    with _locked(output, "output folder"):
+        remove_stale_temporaries(output)
+        try:
+            mappings = load_or_fail(paths or [DEFAULT_MAPPINGS])
+            refuse_missing_sides(mappings, options)
+            runs, probed = execute_all(mappings, options)
+            matrix = read_matrix(options.matrix)
+            pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix,
+                                probed)
+        except ReportError as error:
+            remove_generated(output)
+            raise GenerationError(str(error)) from None
+        except BaseException:
+            remove_generated(output)
+            raise
+        generated = Generated(mappings, runs, probes=probed)
+        try:
+            write_pages(pages, output, generated)
+        except OSError as error:
+            remove_generated(output)
+            raise GenerationError(write_failure(output, error, generated)) from None
+        except BaseException:
+            remove_generated(output)
+            raise
     return generated
 
 
@@ -150,16 +168,65 @@ def refuse_missing_sides(mappings: list[LoadedMapping], options: Options) -> Non
 def preview(path: Path, output: Path = DEFAULT_OUTPUT, options: Options | None = None) -> tuple[Path, dict]:
     """Run one mapping's examples and write its page alone, leaving the other pages as they are."""
     options = options or Options()
-    loaded = load_or_fail([path])[0]
-    runs, probed = execute_all([loaded], options)
-    page = output / f"{loaded.mapping.page_path}.md"
-    examples = {index: run for (_, index), run in runs.items()}
-    atomic_write(page, Renderer().page(loaded, examples, options.device, probes=probed.get(loaded.mapping.source.api)))
+    with _locked(output, "output folder"):
+        remove_stale_temporaries(output)
+        loaded = load_or_fail([path])[0]
+        runs, probed = execute_all([loaded], options)
+        page = output / f"{loaded.mapping.page_path}.md"
+        examples = {index: run for (_, index), run in runs.items()}
+        try:
+            atomic_write(page, Renderer().page(loaded, examples, options.device,
+                                               probes=probed.get(loaded.mapping.source.api)))
+        except OSError as error:
+            raise GenerationError(f"cannot write {page}: {_reason(error)}") from None
     return page, runs
 
 
 def remove_generated(output: Path) -> None:
     shutil.rmtree(output, ignore_errors=True)
+
+
+def write_failure(output: Path, error: OSError, generated: Generated) -> str:
+    """What a failed write did to ``output``, for the one-line error the user sees."""
+    if not output.exists():
+        outcome = "the folder was removed, so no partly written pages reach the site"
+    elif generated.written or generated.removed:
+        outcome = "it could not be removed either and holds partly written pages: remove it before building"
+    else:
+        outcome = "nothing in it was changed"
+    return f"cannot write the pages into {output}: {_reason(error)}; {outcome}"
+
+
+def _reason(error: OSError) -> str:
+    where = f": {error.filename}" if error.filename else ""
+    return f"{error.strerror or error}{where}"
+
+
+def remove_stale_temporaries(output: Path) -> None:
+    """Remove ``.NAME.XXXX.tmp`` files of ``atomic_write`` that a killed build left behind
+    (called with the output folder locked, so no live build is writing them)."""
+    if output.is_dir():
+        for leftover in output.rglob(".*.tmp"):
+            with suppress(OSError):  # a folder we cannot change fails, clearly, when the pages are written
+                leftover.unlink(missing_ok=True)
+
+
+@contextmanager
+def _locked(path: Path | None, what: str) -> Iterator[None]:
+    """Hold the lock of ``path`` (None: nothing to lock); a timeout is a ``GenerationError``."""
+    if path is None:
+        yield
+        return
+    try:
+        descriptor = locks.acquire(path, what)
+    except locks.LockTimeout as error:
+        raise GenerationError(str(error)) from None
+    except OSError as error:
+        raise GenerationError(f"cannot lock the {what} {path}: {_reason(error)}") from None
+    try:
+        yield
+    finally:
+        locks.release(descriptor)
 
 
 def write_pages(pages: dict[str, str], output: Path, generated: Generated) -> None:

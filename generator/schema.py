@@ -9,19 +9,59 @@ from __future__ import annotations
 import ast
 import enum
 import json
+import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from .frameworks import FRAMEWORKS, framework_of
 
+# Bounds that keep every later stage safe: a page's file name (the API's last part, plus the
+# temporary-file affixes of the atomic write) stays well under the usual 255-byte file name limit,
+# and a timeout stays within what the worker's clocks and ``select`` accept.
+MAX_API_LENGTH = 200
+MAX_URL_LENGTH = 2000
+MAX_TIMEOUT = 3600
+
+# Control characters that Sphinx's reader or the XML of the site cannot carry (tab, line feed and
+# carriage return are text); DEL and the noncharacters U+FFFE/U+FFFF as well.
+_FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def no_control_characters(value: str) -> str:
+    found = _FORBIDDEN_CHARACTER.search(value)
+    if found:
+        line = value.count("\n", 0, found.start()) + 1
+        where = f" (line {line} of the text)" if "\n" in value else ""
+        raise ValueError(f"control character U+{ord(found.group()):04X} is not allowed{where}")
+    return value
+
+
+def web_url(value: str) -> str:
+    """An absolute http(s) URL with a host; characters that are unsafe in markup are encoded
+    when the page is rendered (``render.safe_url``), others are refused here."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    if re.search(r"\s", value) or _FORBIDDEN_CHARACTER.search(value):
+        raise ValueError("a URL must not contain spaces or control characters")
+    return value
+
+
 DottedName = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"),
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$", max_length=MAX_API_LENGTH),
     Field(description="Full dotted name, e.g. `torch.nn.CrossEntropyLoss`."),
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Code = Annotated[str, StringConstraints(min_length=1)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(no_control_characters)]
+Code = Annotated[str, StringConstraints(min_length=1), AfterValidator(no_control_characters)]
+Url = Annotated[
+    str,
+    StringConstraints(max_length=MAX_URL_LENGTH),
+    AfterValidator(web_url),
+    Field(json_schema_extra={"pattern": r"^https?://\S+$"}),  # for editors; ``web_url`` is the rule
+]
 
 DEVICES = ("cpu", "gpu", "ascend")
 Device = Literal["cpu", "gpu", "ascend"]
@@ -98,7 +138,7 @@ class ApiSide(Strict):
         "`class torch.nn.L1Loss(reduction='mean')(input, target) -> Tensor`."
     )
     summary: Text = Field(description="What this API does, in one or two sentences.")
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = Field(
+    url: Url | None = Field(
         default=None,
         description="Link to the framework's documentation of the API. Derived from the "
         "framework's URL pattern and the installed version when absent.",
@@ -141,8 +181,8 @@ class Difference(Strict):
 class Tolerance(Strict):
     """How close numbers printed by both sides must be to count as the same (numpy.isclose)."""
 
-    rtol: float = Field(default=1e-5, ge=0)
-    atol: float = Field(default=1e-6, ge=0)
+    rtol: float = Field(default=1e-5, ge=0, allow_inf_nan=False)
+    atol: float = Field(default=1e-6, ge=0, allow_inf_nan=False)
 
 
 class ExpectedFailure(Strict):
@@ -175,7 +215,8 @@ class Example(Strict):
         description="Both sides are meant to print the same values; they are compared numerically.",
     )
     tolerance: Tolerance = Field(default_factory=Tolerance)
-    timeout: float = Field(default=60, gt=0, description="Seconds each snippet may run.")
+    timeout: float = Field(default=60, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False,
+                           description=f"Seconds each snippet may run (at most {MAX_TIMEOUT}).")
     setup: Setup = Field(default_factory=Setup)
     expected_failures: list[ExpectedFailure] = Field(default_factory=list)
     cpu_only: bool = Field(

@@ -2,6 +2,8 @@
 
 Loaded from ``conf.py``, so a plain ``sphinx-build`` cannot skip generation. If generation
 fails, the build fails and neither generated sources nor their old HTML are left behind.
+One build at a time per output folder (a second waits), and a build that follows one that was
+killed before it finished reads and writes every page again, search index included.
 
 Configuration (``conf.py`` or ``-D name=value``):
   mapping_paths    folders or files with mapping YAML (relative to conf.py), default ["mappings"]
@@ -14,6 +16,8 @@ Configuration (``conf.py`` or ``-D name=value``):
   mapping_report   write a JSON execution report to this file, default "" = none
   mapping_coverage_modules  source modules listed on the Coverage page
   mapping_matrix   merged device reports (``merge-reports``) to show per example, default "" = none
+  mapping_doc_urls  {framework key: doc URL pattern} replacing ``frameworks.DOC_URL_PATTERNS`` entries
+  mapping_repository, mapping_repository_branch   where "Edit this page" links (see ``generator.site``)
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from sphinx.application import Sphinx
-from sphinx.errors import ExtensionError
+from sphinx.application import ENV_PICKLE_FILENAME, Sphinx
 from sphinx.util import logging
 
-from . import __version__
+from . import __version__, locks
 from .coverage import DEFAULT_MODULES
+from .frameworks import DOC_URL_PATTERNS
 from .pipeline import GenerationError, Options, generate, summarize
+from .site import setup_site
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +57,8 @@ def _remove_html(app: Sphinx, docnames: list[str]) -> None:
 
 
 def generate_pages(app: Sphinx) -> None:
+    if app.statuscode:  # the build was stopped before it started (``lock_site``)
+        return
     config = app.config
     output = _output(app)
     options = Options(
@@ -65,13 +72,15 @@ def generate_pages(app: Sphinx) -> None:
         coverage_modules=tuple(config.mapping_coverage_modules),
         matrix=_resolve(app, config.mapping_matrix) if config.mapping_matrix else None,
     )
+    DOC_URL_PATTERNS.update(config.mapping_doc_urls)
     before = sorted(output.rglob("*.md")) if output.is_dir() else []
     logger.info("[mappings] generating pages into %s", output)
     try:
         generated = generate([_resolve(app, path) for path in config.mapping_paths], output, options)
     except GenerationError as error:
         _remove_html(app, [_docname(app, page) for page in before])
-        raise ExtensionError(f"mapping generation failed: {error}", modname=__name__) from None
+        _fail_build(app, f"mapping generation failed: {error}")
+        return
     except Exception:
         _remove_html(app, [_docname(app, page) for page in before])
         raise
@@ -83,6 +92,53 @@ def generate_pages(app: Sphinx) -> None:
         len(generated.mappings), counts["snippets"], counts["snippets"] - counts["cached"], counts["cached"],
         counts["failed"], len(generated.written), len(generated.unchanged), len(generated.removed),
     )
+
+
+# One Sphinx build at a time per output folder, for the whole build: two builds writing one
+# searchindex.js (or one environment pickle) break each other. Keyed by lock file, so that a
+# build in the same process after one that failed before "build-finished" replaces its lock.
+_SITE_LOCKS: dict[Path, int] = {}
+INCOMPLETE_MARKER = "mapping-build-incomplete"
+
+
+def lock_site(app: Sphinx, config) -> None:
+    """Lock the output folder, and if the last build there never finished (it was killed),
+    drop its saved environment so that this build reads and writes every page: Sphinx would
+    otherwise write only the pages the killed build had not written yet, and keep the search
+    index of the build before, which lacks what the killed build changed."""
+    outdir = Path(app.outdir)
+    stale = _SITE_LOCKS.pop(locks.lock_path(outdir), None)
+    if stale is not None:
+        locks.release(stale)
+    try:
+        _SITE_LOCKS[locks.lock_path(outdir)] = locks.acquire(outdir, "Sphinx output folder")
+    except (locks.LockTimeout, OSError) as error:
+        _fail_build(app, f"cannot lock {outdir}: {error}")
+        return
+    marker = Path(app.doctreedir) / INCOMPLETE_MARKER
+    if marker.exists():
+        logger.info("[mappings] the last build into %s did not finish: rebuilding every page", outdir)
+        (Path(app.doctreedir) / ENV_PICKLE_FILENAME).unlink(missing_ok=True)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+
+
+def unlock_site(app: Sphinx, exception: Exception | None) -> None:
+    if exception is None:
+        (Path(app.doctreedir) / INCOMPLETE_MARKER).unlink(missing_ok=True)
+    descriptor = _SITE_LOCKS.pop(locks.lock_path(Path(app.outdir)), None)
+    if descriptor is not None:
+        locks.release(descriptor)
+
+
+def _fail_build(app: Sphinx, message: str) -> None:
+    """End the build with ``message`` and exit status 1, without building anything.
+
+    Not by raising: Sphinx answers any exception with a traceback file and a request to report
+    a Sphinx bug, while a problem in a mapping is the user's to fix."""
+    logger.error(message)
+    app.statuscode = 1
+    app.build = lambda *args, **kwargs: None  # Sphinx calls app.build() right after builder-inited
 
 
 def redirect_to_root_doc(app: Sphinx, exception: Exception | None) -> None:
@@ -109,6 +165,10 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("mapping_report", "", "", str)
     app.add_config_value("mapping_matrix", "", "env", str)
     app.add_config_value("mapping_coverage_modules", list(DEFAULT_MODULES), "env", list)
+    app.add_config_value("mapping_doc_urls", {}, "env", dict)
+    app.connect("config-inited", lock_site)
     app.connect("builder-inited", generate_pages)
     app.connect("build-finished", redirect_to_root_doc)
+    app.connect("build-finished", unlock_site, priority=900)
+    setup_site(app)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -16,14 +16,18 @@ def build_site(workdir: Path, *overrides: str, mappings: Path | None = None) -> 
     Returns (exit status, source folder, html folder). Generated pages land in the copy, the
     output cache in ``workdir``, so builds in parallel test workers do not meet.
     """
+    return build_main(sphinx_arguments(workdir, *overrides, mappings=mappings)), workdir / "src", workdir / "html"
+
+
+def sphinx_arguments(workdir: Path, *overrides: str, mappings: Path | None = None) -> list[str]:
+    """The sphinx-build arguments of ``build_site`` (the docs copied to ``workdir`` first)."""
     source = workdir / "src"
     if not source.exists():
         shutil.copytree(ROOT / "docs", source / "docs", ignore=shutil.ignore_patterns("api"))
-    html = workdir / "html"
     options = [f"mapping_cache={workdir / 'outputs.sqlite'}", "mapping_jobs=2", *overrides]
     if mappings is not None:
         options.append(f"mapping_paths={mappings}")
-    args = ["-b", "html", "-W", "--keep-going", "-q", "-c", str(ROOT), str(source), str(html)]
+    args = ["-b", "html", "-W", "--keep-going", "-q", "-c", str(ROOT), str(source), str(workdir / "html")]
     for option in options:
         args += ["-D", option]
-    return build_main(args), source, html
+    return args

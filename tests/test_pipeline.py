@@ -82,25 +82,6 @@ def test_second_generation_with_nothing_changed_runs_nothing(mapping_dir: Path, 
     assert second.written == []
 
 
-def test_hostile_yaml_text_cannot_inject_markup_into_the_built_site(mapping_dir: Path, tmp_path: Path):
-    from bs4 import BeautifulSoup
-
-    hostile = "<script>alert(1)</script> | `x` {ref}`status-consistent` **bold** $x$ [l](http://e.example)"
-    text = VALID_MAPPING.replace("summary: The same loss.", f"summary: '{hostile}'")
-    text = text.replace("note: Same function.", f"note: '{hostile}'")
-    (mapping_dir / "torch.nn" / "L1Loss.yaml").write_text(text)
-    status, _, html = build_site(tmp_path, "mapping_execute=0", mappings=mapping_dir)
-    assert status == 0
-    page = BeautifulSoup((html / "docs" / "api" / "torch.nn" / "L1Loss.html").read_text(), "html.parser")
-    article = page.select_one("article")
-    assert article.find("script") is None and article.find("strong") is None
-    assert not [a for a in article.select("a") if a.get("href") == "http://e.example"]
-    rows = [row.select("td") for row in article.select("table tr") if row.select("td")]
-    assert all(len(cells) == 5 for cells in rows)
-    assert hostile in [cell.get_text() for cells in rows for cell in cells]
-    assert any(hostile in p.get_text() for p in article.select("p"))
-
-
 def test_editors_schema_accepts_the_repository_mappings_and_flags_a_typo(tmp_path: Path):
     import json
 
