@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     generated = generate(_mapping_paths(args), args.output, _execution_options(args))
     failures = [finding for loaded in generated.mappings
                 for finding in example_findings(loaded, generated.runs, args.device)
-                if finding.check == "example" and finding.severity == ERROR]
+                if finding.check == "example" and finding.severity == ERROR]  # "not run here" is no failure
     for finding in failures:
         print(finding, file=sys.stderr)
     summary = summarize(generated.runs)
@@ -54,6 +54,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         + (f", {summary['not_run']} not run here" if summary["not_run"] else "") + "; "
         f"{len(generated.written)} pages written, {len(generated.unchanged)} unchanged -> {args.output}"
     )
+    if generated.probes:
+        from .probes import probe_summary
+
+        print(probe_summary(generated.probes))
     if args.report:
         print(f"Report written to {args.report}")
     return 1 if failures else 0

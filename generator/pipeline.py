@@ -59,6 +59,7 @@ class Options:
 class Generated:
     mappings: list[LoadedMapping]
     runs: dict = field(default_factory=dict)
+    probes: dict = field(default_factory=dict)  # source api -> probes.MappingProbes
     written: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
@@ -84,12 +85,12 @@ def load_or_fail(paths: list[Path]) -> list[LoadedMapping]:
     return result.mappings
 
 
-def execute(mappings: list[LoadedMapping], options: Options) -> dict:
+def execute(mappings: list[LoadedMapping], options: Options, executor=None) -> dict:
     if not options.execute:
         return {}
     from .execute import execute_mappings, write_report
 
-    with _locked(options.cache_path, "output cache"):
+    with _locked(options.cache_path if executor is None else None, "output cache"):  # else the caller holds it
         runs = execute_mappings(
             mappings,
             jobs=options.jobs,
@@ -97,11 +98,27 @@ def execute(mappings: list[LoadedMapping], options: Options) -> dict:
             cache_path=options.cache_path,
             force=options.force,
             progress=options.progress,
+            executor=executor,
             frameworks=options.frameworks,
         )
     if options.report:
         write_report(runs, mappings, options.report, options.device)
     return runs
+
+
+def execute_all(mappings: list[LoadedMapping], options: Options) -> tuple[dict, dict]:
+    """Examples and differential probes (``probes``) of ``mappings`` on one pool of warm workers."""
+    if not options.execute:
+        return {}, {}
+    from .execute import Executor
+    from .probes import run_probes
+
+    with _locked(options.cache_path, "output cache"), \
+            Executor(jobs=options.jobs, device=options.device, cache_path=options.cache_path, force=options.force,
+                     progress=options.progress) as pool:
+        runs = execute(mappings, options, executor=pool)
+        probed = run_probes(mappings, pool, options.frameworks)
+    return runs, probed
 
 
 def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, options: Options | None = None) -> Generated:
@@ -112,16 +129,17 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
         try:
             mappings = load_or_fail(paths or [DEFAULT_MAPPINGS])
             refuse_missing_sides(mappings, options)
-            runs = execute(mappings, options)
+            runs, probed = execute_all(mappings, options)
             matrix = read_matrix(options.matrix)
-            pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix)
+            pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix,
+                                probed)
         except ReportError as error:
             remove_generated(output)
             raise GenerationError(str(error)) from None
         except BaseException:
             remove_generated(output)
             raise
-        generated = Generated(mappings, runs)
+        generated = Generated(mappings, runs, probes=probed)
         try:
             write_pages(pages, output, generated)
         except OSError as error:
@@ -153,11 +171,12 @@ def preview(path: Path, output: Path = DEFAULT_OUTPUT, options: Options | None =
     with _locked(output, "output folder"):
         remove_stale_temporaries(output)
         loaded = load_or_fail([path])[0]
-        runs = execute([loaded], options)
+        runs, probed = execute_all([loaded], options)
         page = output / f"{loaded.mapping.page_path}.md"
         examples = {index: run for (_, index), run in runs.items()}
         try:
-            atomic_write(page, Renderer().page(loaded, examples, options.device))
+            atomic_write(page, Renderer().page(loaded, examples, options.device,
+                                               probes=probed.get(loaded.mapping.source.api)))
         except OSError as error:
             raise GenerationError(f"cannot write {page}: {_reason(error)}") from None
     return page, runs

@@ -66,6 +66,8 @@ class MappingFile(pytest.File):
             else:
                 yield ExampleItem.from_parent(self, name=f"example-{index + 1}-{part}", loaded=loaded,
                                               index=index, side=part)
+        if loaded.mapping.probes is not None:
+            yield ProbesItem.from_parent(self, name="probes", loaded=loaded)
 
 
 class MappingItem(pytest.Item):
@@ -86,21 +88,28 @@ class MappingItem(pytest.Item):
 
     def example_run(self, index: int):
         """The run of example ``index``; the first request runs all of this mapping's examples."""
-        from .execute import Executor, execute_mappings
+        from .execute import execute_mappings
 
         config = self.config
         runs = config.stash.setdefault(_RUNS, {})
         key = (self.loaded.mapping.source.api, index)
         if key not in runs:
-            executor = config.stash.get(_EXECUTOR, None)
-            if executor is None:
-                cache = config.getoption("--mapping-cache")
-                executor = Executor(jobs=config.getoption("--mapping-jobs"), device=self.device,
-                                    cache_path=Path(cache) if cache else None,
-                                    force=config.getoption("--mapping-force"), progress=False)
-                config.stash[_EXECUTOR] = executor
-            runs.update(execute_mappings([self.loaded], device=self.device, executor=executor))
+            runs.update(execute_mappings([self.loaded], device=self.device, executor=self.executor()))
         return runs[key]
+
+    def executor(self):
+        """The session's one executor (warm workers, the cache), started on first use."""
+        from .execute import Executor
+
+        config = self.config
+        executor = config.stash.get(_EXECUTOR, None)
+        if executor is None:
+            cache = config.getoption("--mapping-cache")
+            executor = Executor(jobs=config.getoption("--mapping-jobs"), device=self.device,
+                                cache_path=Path(cache) if cache else None,
+                                force=config.getoption("--mapping-force"), progress=False)
+            config.stash[_EXECUTOR] = executor
+        return executor
 
     @property
     def device(self) -> str:
@@ -166,3 +175,20 @@ class AgreementItem(MappingItem):
                                      f"the two sides disagree: {comparison.detail}")
         if comparison.verdict != "agree":
             pytest.skip(f"not compared: {comparison.detail}")
+
+
+class ProbesItem(MappingItem):
+    """The claims of a mapping against its differential probes (``verify.probe_findings``)."""
+
+    line_path = ("probes",)
+
+    def runtest(self) -> None:
+        from .probes import run_probes
+        from .verify import probe_findings
+
+        probed = run_probes([self.loaded], self.executor())
+        if not probed:
+            pytest.skip("not run here: a framework of the probes is not installed")
+        problems = probe_findings(self.loaded, probed)
+        if problems:
+            raise MappingCheckFailed("\n".join(str(problem) for problem in problems))

@@ -23,6 +23,7 @@ from .devices import split_label
 from .execute import expectation, failure_text
 from .frameworks import framework_of
 from .loader import LoadedMapping
+from .probes import behaviour_view, tolerance_sentence
 from .reports import example_matrix
 from .schema import DEVICES, ApiSide, Example, Mapping, Status, field_reference, numbered_rows
 
@@ -341,7 +342,7 @@ class Renderer:
                                 html=html_text, name_cell=name_cell, front=json.dumps)
 
     def page(self, loaded: LoadedMapping, runs: dict[int, object] | None = None, device: str = "cpu",
-             matrix: dict | None = None) -> str:
+             matrix: dict | None = None, probes=None) -> str:
         mapping = loaded.mapping
         runs = runs or {}
         examples = [
@@ -361,6 +362,8 @@ class Renderer:
             status=mapping.status,
             provenance=provenance.describe() if provenance else None,
             yaml_path=_shown_path(loaded.path),
+            behaviour=behaviour_view(mapping, probes),
+            probe_tolerance=tolerance_sentence(),
             failed_on=device.upper() if any(example.marks_page for example in examples) else None,
             device=device.upper(),
         )
@@ -389,7 +392,7 @@ class Renderer:
 
 def render_site(
     mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu",
-    coverage: list | None = None, matrix: dict | None = None,
+    coverage: list | None = None, matrix: dict | None = None, probes: dict | None = None,
 ) -> dict[str, str]:
     """Every generated page, keyed by its path relative to the generated folder."""
     renderer = Renderer()
@@ -411,5 +414,6 @@ def render_site(
         pages[f"modules/{module}.md"] = renderer.module_index(module, rows, device)
     for loaded in mappings:
         page_runs = runs_by_page[loaded.mapping.source.api]
-        pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device, matrix)
+        pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device, matrix,
+                                                                (probes or {}).get(loaded.mapping.source.api))
     return pages

@@ -6,6 +6,7 @@ the field reference and the status table in the docs all derive from the models 
 
 from __future__ import annotations
 
+import ast
 import enum
 import json
 import re
@@ -163,6 +164,12 @@ class Difference(Strict):
     source: Text | None = Field(default=None, description="Name on the source side; absent if it has none.")
     target: Text | None = Field(default=None, description="Name on the target side; absent if it has none.")
     note: Text | None = Field(default=None, description="The difference; absent means none (`-`).")
+    probes: list[Text] = Field(
+        default_factory=list,
+        description="Probe variants that show this difference (names as in the page's \"Behaviour compared\" "
+        "table, `*` and `?` as wildcards, e.g. `special:nan` or `dtype:*`). `verify` checks that each still "
+        "differs, and counts the variants they match as declared.",
+    )
 
     @model_validator(mode="after")
     def _one_side_at_least(self) -> Difference:
@@ -263,6 +270,96 @@ class Guide(Strict):
         return [(title, items) for title, items in named if items]
 
 
+PROBE_DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64")
+ProbeDtype = Literal["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
+VARIANT_KINDS = ("random", "special", "empty", "scalar", "dtype", "broadcast", "parameter")
+VariantKind = Literal["random", "special", "empty", "scalar", "dtype", "broadcast", "parameter"]
+ScalarValue = bool | int | float | str | list[bool | int | float | str] | None
+
+
+class ProbeInput(Strict):
+    """One named input of the probe calls: a tensor (made on each side from the same numbers) or a
+    plain Python value (a parameter)."""
+
+    kind: Literal["tensor", "value"] = Field(description="`tensor` or `value` (a parameter passed as is).")
+    shape: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, description="Tensor shape, e.g. `[3, 4]`.")
+    dtype: ProbeDtype = Field(default="float32", description="Tensor dtype of the ordinary variants.")
+    domain: Literal["real", "positive", "unit", "sign", "index"] = Field(
+        default="real",
+        description="Values of a tensor: `real` (normal), `positive` (0.1 to 2), `unit` (0 to 1), `sign` "
+        "(-1 or 1), `index` (integers 0 to `high` - 1).",
+    )
+    high: Annotated[int, Field(ge=1)] = Field(default=2, description="`index` domain: one more than the largest value.")
+    vary_dtype: bool = Field(default=True, description="The `dtype` variants cast this tensor to every dtype.")
+    special: bool = Field(default=True, description="The `special` variants put NaN, ±inf, ±0, denormals, very "
+                          "large and very small values into this tensor (float tensors only).")
+    broadcast: bool = Field(default=False, description="The `broadcast` variants give this tensor a shape that "
+                            "broadcasts against the others (leading dimension 1, leading dimension dropped).")
+    value: ScalarValue = Field(default=None, description="`value`: what the ordinary variants pass.")
+    values: list[ScalarValue] = Field(default_factory=list, description="`value`: further values to try, one "
+                                      "variant each (documented choices, other accepted types).")
+    range: tuple[float | None, float | None] | None = Field(
+        default=None,
+        description="`value`: the documented range `[low, high]` (`null` for open): variants at both ends and "
+        "beyond them.",
+    )
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> ProbeInput:
+        if self.kind == "tensor" and self.shape is None:
+            raise ValueError("a `tensor` input needs `shape`")
+        if self.kind == "value" and self.shape is not None:
+            raise ValueError("a `value` input has no `shape`; did you mean `kind: tensor`?")
+        return self
+
+
+class ProbeTarget(Strict):
+    """A further target API probed with the same inputs, e.g. `mindspore.mint.X` beside `mindspore.ops.X`."""
+
+    api: DottedName
+    call: Code = Field(description="Call template for this API (see `probes.target`).")
+
+
+class Probes(Strict):
+    """Differential probes: both APIs called on derived edge-case inputs, outputs compared per variant.
+
+    A call template is Python code run with the inputs as variables (tensors of its own framework)
+    and `torch`, `nn`, `F`, `np` (source) or `mindspore`, `ms`, `ops`, `nn`, `mint`, `np` (target) in
+    scope; its last line is an expression whose value is the result (a tensor, a tuple of them, or a
+    Python value).
+    """
+
+    inputs: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ProbeInput] = Field(
+        min_length=1, description="Named inputs of the call templates.")
+    source: Code = Field(description="Call template for the source API.")
+    target: Code = Field(description="Call template for the target API (with status `no-counterpart`: the "
+                         "page's workaround, written with the other framework).")
+    targets: list[ProbeTarget] = Field(
+        default_factory=list, description="Further target APIs probed with the same inputs (shown on the page; "
+        "`verify` checks claims against `target` only).")
+    variants: list[VariantKind] = Field(
+        default_factory=lambda: list(VARIANT_KINDS),
+        description="Which variant kinds to derive: " + ", ".join(f"`{kind}`" for kind in VARIANT_KINDS) + ".")
+    timeout: float = Field(default=120, gt=0, description="Seconds all variants of one side may run.")
+    expected_failures: list[ExpectedFailure] = Field(
+        default_factory=list,
+        description="Failures of the source or the main target on some devices (a missing kernel, say): "
+        "variants that fail with this text there are counted as not comparable on that device, not as "
+        "differences.")
+
+    @model_validator(mode="after")
+    def _templates_end_in_expressions(self) -> Probes:
+        for where, template in (("source", self.source), ("target", self.target),
+                                *((f"targets[{i}].call", extra.call) for i, extra in enumerate(self.targets))):
+            try:
+                tree = ast.parse(template)
+            except SyntaxError as error:
+                raise ValueError(f"`{where}` is not valid Python: {error.msg} (line {error.lineno})") from None
+            if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+                raise ValueError(f"`{where}` must end in an expression: its value is the probe's result")
+        return self
+
+
 class Mapping(Strict):
     """One API pair: the single source of truth for one page."""
 
@@ -275,6 +372,7 @@ class Mapping(Strict):
     sections: list[Section] = Field(default_factory=list, description="Extra sections after the table.")
     guide: Guide | None = None
     examples: list[Example] = Field(default_factory=list)
+    probes: Probes | None = Field(default=None, description="Differential probes (see `Probes`).")
 
     @model_validator(mode="after")
     def _consistent_pair(self) -> Mapping:
@@ -288,6 +386,13 @@ class Mapping(Strict):
         elif framework_of(self.source.api) == framework_of(self.target.api):
             raise ValueError("`source` and `target` must belong to different frameworks")
         return self
+
+    def probes_failure(self, side: Side, device: str) -> ExpectedFailure | None:
+        """The probes' declared failure of ``side`` on ``device``, if any."""
+        if self.probes is None:
+            return None
+        return next((failure for failure in self.probes.expected_failures
+                     if failure.side == side and device in failure.devices), None)
 
     @property
     def source_module(self) -> str:
@@ -343,6 +448,9 @@ def field_reference() -> list[tuple[str, str, bool, str]]:
                          " ".join(description.split())))
             if "properties" in nested:
                 visit(nested, f"{prefix}{name}{'[]' if is_list else ''}.")
+            named = _referenced(_named_values(prop))[0]  # a mapping of names to models
+            if named and "properties" in definitions.get(named, {}):
+                visit(definitions[named], f"{prefix}{name}.NAME.")
 
     visit(schema, "")
     return rows
@@ -358,6 +466,12 @@ def _referenced(prop: dict) -> tuple[str | None, bool]:
     return None, False
 
 
+def _named_values(prop: dict) -> dict:
+    """The schema of the values of an object keyed by names (``dict[str, Model]``), else {}."""
+    values = prop.get("additionalProperties") or next(iter(prop.get("patternProperties", {}).values()), None)
+    return values if isinstance(values, dict) else {}
+
+
 def _type_text(prop: dict, definitions: dict) -> str:
     if "anyOf" in prop:
         return " or ".join(_type_text(option, definitions) for option in prop["anyOf"])
@@ -368,6 +482,8 @@ def _type_text(prop: dict, definitions: dict) -> str:
         return "one of " + ", ".join(f"`{value}`" for value in prop["enum"])
     if prop.get("type") == "array":
         return f"list of {_type_text(prop.get('items', {}), definitions)}"
+    if _named_values(prop):
+        return f"mapping of names to {_type_text(_named_values(prop), definitions)}"
     if "const" in prop:
         return f"`{prop['const']}`"
-    return {"null": "absent", "string": "text", "number": "number", "boolean": "true/false"}.get(prop.get("type", ""), "any")
+    return {"null": "absent", "string": "text", "number": "number", "integer": "integer", "boolean": "true/false"}.get(prop.get("type", ""), "any")

@@ -7,6 +7,9 @@ Checks, each a ``Finding`` pointing at a YAML line:
   signature    the parameters a mapping lists differ from the installed API's real signature
   api          a source or target API does not exist in the installed framework
   site         the overview and the pages disagree, or an internal link is broken
+  probes       the differential probes show a difference that the mapping does not declare
+               although its status says the two APIs behave the same (consistent, names-differ),
+               or a difference row names probe variants (``probes``) that no longer differ
 Findings of severity "unchecked" (a signature that no source can read) and "not run here" (a side
 whose framework is not installed on this machine or not selected with ``--frameworks``) are
 reported, and skipped in JUnit, but do not fail the run.
@@ -453,7 +456,31 @@ def junit_xml(findings: list[Finding], passed: list[str]) -> str:
 def check_names(loaded: LoadedMapping) -> list[str]:
     """Every check verify runs for one mapping, named as in JUnit."""
     api = loaded.mapping.source.api
-    return [check_name(api, index, part) for index, part in planned_checks(loaded.mapping)]
+    names = [check_name(api, index, part) for index, part in planned_checks(loaded.mapping)]
+    return names + ([f"{api}::probes"] if loaded.mapping.probes is not None and loaded.mapping.target else [])
+
+
+def probe_findings(loaded: LoadedMapping, probed: dict) -> list[Finding]:
+    """Claims against the differential probes (``probes``): undeclared differences, stale declarations."""
+    from .probes import stale_declarations, undeclared_differences
+
+    mapping = loaded.mapping
+    result = probed.get(mapping.source.api)
+    if result is None:
+        return []
+    name = f"{mapping.source.api}::probes"
+    findings = []
+    undeclared = undeclared_differences(mapping, result)
+    if undeclared:
+        listed = "; ".join(f"{variant}: {why}" for variant, why in undeclared.items())
+        findings.append(Finding("probes", loaded.path, loaded.line_of("status"),
+                                f"status {mapping.status.value} says the APIs behave the same, but probes against "
+                                f"{mapping.target.api} show {len(undeclared)} undeclared difference(s): {listed}. "
+                                "Declare them (a difference row with `probes`) or change the status.", name=name))
+    for index, pattern, why in stale_declarations(mapping, result):
+        findings.append(Finding("probes", loaded.path, loaded.line_of("differences", index, "probes"),
+                                f"difference row {index + 1} names probe variant `{pattern}`, but {why}", name=name))
+    return findings
 
 
 # --------------------------------------------------------------------------- the gate
@@ -474,21 +501,22 @@ class Verification:
 def verify(paths: list[Path], options, shard: tuple[int, int] = (1, 1), docs: Path | None = None) -> Verification:
     """Load, run and check every mapping of this shard. ``options`` is a ``pipeline.Options``."""
     from .loader import load_mappings
-    from .pipeline import execute
+    from .pipeline import execute_all
     from .render import render_site
 
     loaded = load_mappings(paths)
     findings = [Finding("schema", problem.path, problem.line, f"{problem.field}: {problem.message}".lstrip(": "),
                         name=f"{problem.path}::schema") for problem in loaded.problems]
     mine = select_shard(loaded.mappings, *shard)
-    runs = execute(mine, options)
+    runs, probed = execute_all(mine, options)
     selected = getattr(options, "frameworks", None)
     for item in mine:
         findings += signature_findings(item, selected)
         findings += example_findings(item, runs, options.device)
+        findings += probe_findings(item, probed)
     if shard[0] == 1:  # the site is one whole: the first shard checks it
         hand_written = [posixpath.join("..", page.relative_to(docs).as_posix()) for page in docs.rglob("*.md")] if docs else []
-        findings += site_findings(render_site(loaded.mappings, runs, options.device), loaded.mappings, hand_written)
+        findings += site_findings(render_site(loaded.mappings, runs, options.device, probes=probed), loaded.mappings, hand_written)
     failed = {finding.name for finding in findings}
     passed = [name for item in mine for name in check_names(item) if name not in failed]
     here = [key for key in FRAMEWORKS if runs_here(key, selected)]

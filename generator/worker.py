@@ -16,7 +16,9 @@ Capture works at the file-descriptor level: fd 1 and fd 2 are the capture files 
 At every top-level statement boundary the worker flushes ``sys.stdout``, ``sys.stderr`` and C
 stdio (``fflush(NULL)``; C ``stdout`` is line-buffered) and notes the files' sizes, so what C++
 code or a child process prints is attributed to the statement that printed it, like what Python
-prints. Statements on one line (``a(); b()``) share one output. Before each statement it also appends a
+prints. Statements on one line (``a(); b()``) share one output. MindSpore is not waited for
+after each statement (its ops run asynchronously): an error surfaces where a plain run of the
+snippet meets it; an error still pending when the snippet ends is reported after its last line. Before each statement it also appends a
 record (line numbers and offsets) to an index file, so that when a snippet kills its worker the
 parent process can still recover what the statements before (and the one that crashed) printed.
 
@@ -272,6 +274,10 @@ class Framework:
     def restore(self) -> None: ...
     def after_statement(self) -> None: ...
 
+    def finish(self) -> None:
+        """Wait for work still pending at the end of a snippet (an asynchronous framework)."""
+        self.after_statement()
+
     def watched(self) -> list:
         """Modules and classes whose attributes a snippet could patch (``torch.Tensor.__repr__``)."""
         return []
@@ -391,7 +397,7 @@ class MindSpore(Framework):
         self.executor = _pynative_executor
         mindspore.set_device(self.TARGETS[self.device])
         str(mindspore.Tensor(numpy.ones((2, 2)), mindspore.float32).sum() + 1)  # warm up the runtime
-        self.after_statement()
+        self.finish()
 
     def snapshot(self) -> None:
         self.base_mode = self.ms.get_context("mode")
@@ -408,8 +414,12 @@ class MindSpore(Framework):
             ms.set_device(self.base_target)
 
     def after_statement(self) -> None:
-        # MindSpore launches ops asynchronously: an op's error surfaces at a later op, possibly
-        # in the next snippet. Waiting here attributes it to the statement that launched it.
+        # MindSpore launches ops asynchronously: an op's error surfaces where a plain script meets
+        # it (at a later op, or where a value is first needed). No wait here, so a page shows what
+        # a reader's own run prints; ``finish`` waits at the end of the snippet.
+        pass
+
+    def finish(self) -> None:
         self.executor.sync()
 
     def watched(self) -> list:
@@ -635,6 +645,18 @@ class Worker:
                 result["recycle"] = "changed: " + ", ".join(changed)
         return result
 
+    def finish_pending(self) -> BaseException | None:
+        """Wait for the framework's pending work; its error, if any (never left for the next snippet)."""
+        try:
+            self.framework.finish()
+        except BaseException as error:  # noqa: BLE001
+            try:
+                self.framework.finish()  # drained: a second wait must not see it again
+            except BaseException:  # noqa: BLE001
+                pass
+            return error
+        return None
+
     def execute(self, request: dict, namespace: dict) -> dict:
         code, setup = request["code"], request.get("setup") or ""
         result = {"status": "ok", "outputs": [], "stderr": "", "error_type": None, "error_message": None,
@@ -649,7 +671,7 @@ class Worker:
             linecache.cache[SETUP_FILE] = (len(setup), None, setup.splitlines(True), SETUP_FILE)
             try:
                 exec(compile(setup, SETUP_FILE, "exec", dont_inherit=True), namespace)
-                self.framework.after_statement()
+                self.framework.finish()
             except BaseException as error:  # noqa: BLE001 - a snippet's failure is data
                 result.update(status="error", **describe(error, None, SETUP_FILE))
                 result["error_message"] = f"in setup: {result['error_message']}"
@@ -675,6 +697,11 @@ class Worker:
             except BaseException as error:  # noqa: BLE001 - KeyboardInterrupt too
                 result.update(status="error", **describe(error, first, SNIPPET_FILE))
                 break
+        pending = self.finish_pending()
+        if pending is not None and result["status"] == "ok":
+            # a plain run logs such an error and exits normally; the page shows it after the last line
+            result.update(status="error", **describe(pending, statements[-1][1] if statements else None, SNIPPET_FILE))
+            result["error_message"] = f"pending when the snippet ended: {result['error_message']}"
         result["duration"] = time.perf_counter() - begin
         self.flush()
         out_end, err_end = self.sizes()

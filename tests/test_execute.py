@@ -278,7 +278,7 @@ def test_mindspore_multiline_error_first_line(batch):
     result = batch["m_unregistered"]
     assert (result.status, result.error_type, result.error_message) == (
         "error", "RuntimeError", "The kernel SoftMarginLoss unregistered.")
-    assert result.error_line == 8  # MindSpore runs ops asynchronously; the worker syncs per statement
+    assert result.error_line == 9  # asynchronous: where a plain run meets the error, at the print
     assert [(o.line, o.text) for o in result.outputs] == [(7, "inputs ready")]
     assert "C++ Call Stack" in result.traceback
     assert texts(batch["m_after_error"]) == ["[2. 2.]"]  # the error did not leak into the next snippet

@@ -1,0 +1,609 @@
+"""Differential probes: call both APIs of a mapping on derived edge-case inputs and compare.
+
+Contract
+--------
+* ``derive_variants(probes)`` turns a mapping's ``probes`` section into a fixed list of named
+  variants (``random``, ``special:nan``, ``dtype:int8``, ``broadcast:x``, ``parameter:p=2``, ...).
+  Every random number comes from a generator seeded by the variant's name, so the same YAML
+  always gives the same inputs, and adding a variant never changes the others.
+* ``probe_snippets`` makes one ``execute.Snippet`` per side (source, target, each further target):
+  a driver that builds every variant's inputs as that framework's tensors, runs the call template,
+  waits for the framework (MindSpore runs ops asynchronously), and prints one JSON line per
+  variant. They run through the same ``execute.Executor`` (warm contained workers, result cache)
+  as examples, so a no-op rebuild runs nothing.
+* ``compare_outcomes`` compares two outcomes of one variant: raises on one side only, kind of
+  result, dtype, shape, then values within the tolerance of the dtype (``TOLERANCES``).
+* ``run_probes`` returns ``{source api: MappingProbes}``; the page's "Behaviour compared" section
+  (``behaviour_view``) and ``verify`` (``probe_findings``) read it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import zlib
+from dataclasses import dataclass, field
+
+from .execute import Executor, Snippet, failure_text
+from .frameworks import FRAMEWORKS, framework_of
+from .schema import PROBE_DTYPES, Difference, Mapping, Probes, Status
+
+MARKER = "@@probe "
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+# (rtol, atol) per dtype; integers and bool compare exactly
+TOLERANCES = {"float16": (1e-3, 1e-5), "bfloat16": (1.6e-2, 1e-5), "float32": (1.3e-6, 1e-5),
+              "float64": (1e-9, 1e-12)}
+SPECIAL_VALUES = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "zero": 0.0, "-zero": -0.0,
+                  "denormal": 1e-40, "huge": 1e30, "tiny": 1e-30}
+VALUES_KEPT = 4096  # numbers of one output kept for comparison
+SHOWN_VALUES = 6  # numbers of one output shown in a table cell
+CHECKED_STATUSES = (Status.consistent, Status.names_differ)
+
+
+# ---------------------------------------------------------------- variants
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # "special:nan"; what difference rows name in ``probes``
+    kind: str  # one of schema.VARIANT_KINDS
+    inputs: dict  # input name -> {"tensor": dtype, "shape": [...], "values": [...]} or {"value": v}
+    about: str  # what is special about it, for the page
+
+
+def _rng(name: str):
+    import numpy
+
+    return numpy.random.default_rng(zlib.crc32(name.encode()))
+
+
+def _random_values(spec, dtype: str, shape: list[int], rng) -> list:
+    size = math.prod(shape)
+    if spec.domain == "index":
+        numbers = rng.integers(0, spec.high, size).tolist()
+    elif spec.domain == "sign":
+        numbers = rng.choice([-1, 1], size).tolist()
+    elif spec.domain == "positive":
+        numbers = rng.uniform(0.1, 2.0, size).tolist()
+    elif spec.domain == "unit":
+        numbers = rng.uniform(0.0, 1.0, size).tolist()
+    else:
+        numbers = rng.normal(0.0, 1.0, size).tolist()
+    if dtype == "bool":
+        return [bool(number > 0) if spec.domain in ("real", "sign") else bool(round(number)) for number in numbers]
+    if dtype not in FLOAT_DTYPES:
+        low = 0 if dtype == "uint8" else -5
+        return [int(max(low, min(5, round(number * 3 if spec.domain == "real" else number)))) for number in numbers]
+    return [round(number, 4) for number in numbers]
+
+
+def _tensor(spec, name: str, variant: str, dtype: str | None = None, shape: list[int] | None = None) -> dict:
+    dtype = dtype or spec.dtype
+    shape = list(spec.shape if shape is None else shape)
+    return {"tensor": dtype, "shape": shape, "values": _random_values(spec, dtype, shape, _rng(f"{variant}/{name}"))}
+
+
+def _base(probes: Probes, variant: str, **changes) -> dict:
+    """Every input as in ordinary use; ``changes`` maps input name -> (dtype, shape) overrides."""
+    inputs = {}
+    for name, spec in probes.inputs.items():
+        if spec.kind == "value":
+            inputs[name] = {"value": spec.value}
+        else:
+            dtype, shape = changes.get(name, (None, None))
+            inputs[name] = _tensor(spec, name, variant, dtype, shape)
+    return inputs
+
+
+def _beyond(low: float | None, high: float | None) -> list[tuple[float, str]]:
+    """Values at both documented ends and one step beyond each."""
+    span = (high - low) if low is not None and high is not None else 1.0
+    step = max(span / 2, 1.0) if span else 1.0
+    values = []
+    if low is not None:
+        values += [(low, "at the low end"), (low - step, "below the documented range")]
+    if high is not None:
+        values += [(high, "at the high end"), (high + step, "above the documented range")]
+    return values
+
+
+def _number(value: float, like) -> float | int:
+    return int(value) if isinstance(like, int) and not isinstance(like, bool) and float(value).is_integer() else value
+
+
+def derive_variants(probes: Probes) -> list[Variant]:
+    """Every variant of ``probes``, in a fixed order, named uniquely."""
+    tensors = {name: spec for name, spec in probes.inputs.items() if spec.kind == "tensor"}
+    values = {name: spec for name, spec in probes.inputs.items() if spec.kind == "value"}
+    kinds = set(probes.variants)
+    variants: list[Variant] = []
+    if "random" in kinds:
+        variants.append(Variant("random", "random", _base(probes, "random"), "ordinary random values"))
+    if "special" in kinds:
+        floats = [name for name, spec in tensors.items() if spec.special and spec.dtype in FLOAT_DTYPES]
+        for label, number in SPECIAL_VALUES.items():
+            if not floats:
+                break
+            name = f"special:{label}"
+            inputs = _base(probes, name)
+            for input_name in floats:
+                tensor = inputs[input_name]
+                row = math.prod(tensor["shape"][1:]) if len(tensor["shape"]) > 1 else 1
+                tensor["values"][:row] = [number] * min(row, len(tensor["values"]))
+            variants.append(Variant(name, "special", inputs, f"{number!r} in the first row of "
+                                    + ", ".join(floats)))
+    if "empty" in kinds and tensors:
+        changes = {name: (None, [0, *spec.shape[1:]] if spec.shape else [0]) for name, spec in tensors.items()}
+        variants.append(Variant("empty", "empty", _base(probes, "empty", **changes), "leading dimension 0"))
+    if "scalar" in kinds and tensors:
+        changes = {name: (None, []) for name in tensors}
+        variants.append(Variant("scalar", "scalar", _base(probes, "scalar", **changes), "0-d tensors"))
+    if "dtype" in kinds:
+        varying = [name for name, spec in tensors.items() if spec.vary_dtype]
+        for dtype in PROBE_DTYPES if varying else ():
+            name = f"dtype:{dtype}"
+            changes = {input_name: (dtype, None) for input_name in varying}
+            variants.append(Variant(name, "dtype", _base(probes, name, **changes), f"{', '.join(varying)} as {dtype}"))
+    if "broadcast" in kinds:
+        for input_name, spec in tensors.items():
+            if not spec.broadcast or not spec.shape:
+                continue
+            for suffix, shape, about in (("", [1, *spec.shape[1:]], "leading dimension 1"),
+                                         (":rank", list(spec.shape[1:]), "leading dimension dropped")):
+                name = f"broadcast:{input_name}{suffix}"
+                inputs = _base(probes, name, **{input_name: (None, shape)})
+                variants.append(Variant(name, "broadcast", inputs, f"{input_name} with {about}"))
+    if "parameter" in kinds:
+        for input_name, spec in values.items():
+            tried = [(value, "documented choice or other type") for value in spec.values]
+            if spec.range is not None:
+                tried += [(_number(number, spec.value), about) for number, about in _beyond(*spec.range)]
+            seen = {json.dumps(spec.value)}
+            for value, about in tried:
+                key = json.dumps(value)
+                if key in seen:
+                    continue
+                seen.add(key)
+                name = f"parameter:{input_name}={_short(value)}"
+                inputs = _base(probes, name)
+                inputs[input_name] = {"value": value}
+                variants.append(Variant(name, "parameter", inputs, f"{input_name}={_short(value)}: {about}"))
+    return variants
+
+
+def _short(value) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(_short(item) for item in value) + ")"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# ---------------------------------------------------------------- the driver run in a worker
+
+_COMMON = r'''
+import ast as _ast, json as _json, math as _math
+import numpy as np
+
+def _probe_array(spec):
+    dtype = spec["tensor"]
+    made = "float32" if dtype == "bfloat16" else dtype
+    return np.array(spec["values"], dtype=np.float64 if made in ("float16", "float32", "float64") else None
+                    ).astype(made).reshape(spec["shape"])
+
+def _probe_plain(value):
+    return tuple(_probe_plain(item) for item in value) if isinstance(value, list) else value
+
+def _probe_number(value):
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    value = float(value)
+    return value if _math.isfinite(value) else str(value)
+
+def _probe_encode(value):
+    if isinstance(value, (tuple, list)):
+        return {"items": [_probe_encode(item) for item in value]}
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return {"python": type(value).__name__, "value": _probe_number(value)}
+    array = _probe_numpy(value)
+    if array is None:
+        return {"object": type(value).__name__}
+    dtype, array = array
+    flat = array.reshape(-1)[:%(kept)d].tolist()
+    return {"dtype": dtype, "shape": list(array.shape), "values": [_probe_number(item) for item in flat]}
+
+def _probe_run(variants, template, namespace):
+    tree = _ast.parse(template, "<probe>")
+    last = tree.body.pop()
+    body_code = compile(tree, "<probe>", "exec")
+    last_code = compile(_ast.Expression(last.value), "<probe>", "eval")
+    for name, inputs in variants:
+        scope = dict(namespace)
+        try:
+            for key, spec in inputs.items():
+                scope[key] = _probe_tensor(spec) if "tensor" in spec else _probe_plain(spec["value"])
+            exec(body_code, scope)
+            outcome = _probe_encode(eval(last_code, scope))
+            _probe_sync()
+        except BaseException as error:
+            try:  # an asynchronous framework keeps a failed op's error pending: drain it here
+                _probe_sync()
+            except BaseException:
+                pass
+            text = ""
+            try:
+                text = str(error)
+            except Exception:
+                pass
+            first = next((line.strip() for line in text.splitlines() if any(c.isalnum() for c in line)), "")
+            outcome = {"error": type(error).__name__, "message": first[:300]}
+        print(%(marker)r + _json.dumps({"variant": name, **outcome}), flush=True)
+'''
+
+_TORCH = r'''
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+def _probe_tensor(spec):
+    tensor = torch.from_numpy(_probe_array(spec).copy())
+    return tensor.to(torch.bfloat16) if spec["tensor"] == "bfloat16" else tensor
+
+def _probe_numpy(value):
+    if isinstance(value, np.ndarray):
+        return str(value.dtype), value
+    if not isinstance(value, torch.Tensor):
+        return None
+    dtype = str(value.dtype).replace("torch.", "")
+    value = value.detach().cpu()
+    return dtype, (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+
+def _probe_sync():
+    pass
+
+_probe_namespace = {"torch": torch, "nn": nn, "F": F, "np": np}
+'''
+
+_MINDSPORE = r'''
+import mindspore
+import mindspore as ms
+from mindspore import nn, ops, mint
+try:
+    from mindspore.graph.api import _pynative_executor as _probe_executor
+except ImportError:
+    from mindspore.common.api import _pynative_executor as _probe_executor
+
+def _probe_tensor(spec):
+    array = _probe_array(spec)
+    if spec["tensor"] == "bfloat16":
+        return mindspore.Tensor(array, dtype=mindspore.bfloat16)
+    return mindspore.Tensor(array)
+
+def _probe_numpy(value):
+    if isinstance(value, np.ndarray):
+        return str(value.dtype), value
+    if not isinstance(value, mindspore.Tensor):
+        return None
+    dtype = str(value.dtype).lower()
+    return dtype, (value.float() if dtype == "bfloat16" else value).asnumpy()
+
+def _probe_sync():
+    _probe_executor.sync()
+
+_probe_namespace = {"mindspore": mindspore, "ms": ms, "nn": nn, "ops": ops, "mint": mint, "np": np}
+'''
+
+DRIVERS = {"torch": _TORCH, "mindspore": _MINDSPORE}
+
+
+def driver_setup(framework: str) -> str:
+    return _COMMON % {"kept": VALUES_KEPT, "marker": MARKER} + DRIVERS[framework]
+
+
+def driver_code(variants: list[Variant], template: str) -> str:
+    payload = json.dumps([[variant.name, variant.inputs] for variant in variants])
+    return (f"_probe_variants = _json.loads({payload!r})\n"
+            f"_probe_run(_probe_variants, {template!r}, _probe_namespace)\n")
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class ProbeSide:
+    """One side's run: the API, and per variant name its outcome (``error``/``message`` or a result)."""
+
+    api: str
+    outcomes: dict[str, dict]
+    failure: str | None = None  # the whole side failed (worker crash, timeout): ``failure_text``
+
+
+@dataclass
+class TargetProbes:
+    """Source against one target: which variants agree, and why the others differ."""
+
+    target: ProbeSide
+    differences: dict[str, str]  # variant name -> what differs
+    agreeing: int
+    not_comparable: dict[str, str] = field(default_factory=dict)  # variant -> declared failure on this device
+
+
+@dataclass
+class MappingProbes:
+    variants: list[Variant]
+    source: ProbeSide
+    targets: list[TargetProbes]  # the mapping's own target first, then ``probes.targets``
+    cached: bool = False
+
+    @property
+    def main(self) -> TargetProbes:
+        return self.targets[0]
+
+
+def _calls(mapping: Mapping) -> list[tuple[str, str, str]]:
+    """(api, framework key, call template) of the source, the target (or the workaround of a mapping
+    without counterpart, run with the other framework), then each further target."""
+    probes = mapping.probes
+    source = framework_of(mapping.source.api).key
+    if mapping.target is not None:
+        target = (mapping.target.api, framework_of(mapping.target.api).key, probes.target)
+    else:
+        other = next(key for key in FRAMEWORKS if key != source)
+        target = (f"the workaround with {FRAMEWORKS[other].display}", other, probes.target)
+    return [(mapping.source.api, source, probes.source), target,
+            *((extra.api, framework_of(extra.api).key, extra.call) for extra in probes.targets)]
+
+
+def probe_snippets(mapping: Mapping) -> tuple[list[Variant], list[tuple[str, Snippet]]]:
+    variants = derive_variants(mapping.probes)
+    snippets = []
+    for api, framework, template in _calls(mapping):
+        snippets.append((api, Snippet(framework, driver_code(variants, template), driver_setup(framework),
+                                      float(mapping.probes.timeout))))
+    return variants, snippets
+
+
+def parse_side(api: str, result, variants: list[Variant]) -> ProbeSide:
+    outcomes = {}
+    for line in result.text.splitlines():
+        if line.startswith(MARKER):
+            record = json.loads(line[len(MARKER):])
+            outcomes[record.pop("variant")] = record
+    failure = None if result.ok else failure_text(result)
+    for variant in variants:  # a crash or timeout part-way: the rest did not run
+        outcomes.setdefault(variant.name, {"error": "NotRun", "message": failure or "no outcome printed"})
+    return ProbeSide(api, outcomes, failure)
+
+
+def run_probes(mappings, executor: Executor, frameworks=None) -> dict[str, MappingProbes]:
+    """Probe every mapping that has ``probes`` in one ``executor.run`` (shared warm workers, cached)."""
+    from .devices import why_not_here
+
+    plans = []
+    snippets: list[Snippet] = []
+    for loaded in mappings:
+        mapping = loaded.mapping
+        if mapping.probes is None:
+            continue
+        variants, sides = probe_snippets(mapping)
+        if any(why_not_here(snippet.framework, frameworks) for _, snippet in sides):
+            continue
+        plans.append((mapping, variants, sides, len(snippets)))
+        snippets.extend(snippet for _, snippet in sides)
+    results = executor.run(snippets) if snippets else []
+    probed = {}
+    for mapping, variants, sides, start in plans:
+        parsed = [parse_side(api, results[start + offset], variants) for offset, (api, _) in enumerate(sides)]
+        source, targets = parsed[0], parsed[1:]
+        expected = {side: failure for side in ("source", "target")
+                    if (failure := mapping.probes_failure(side, executor.device)) is not None}
+        compared = [compare_sides(source, target, variants, expected if index == 0 else {})
+                    for index, target in enumerate(targets)]
+        cached = all(results[start + offset].cached for offset in range(len(sides)))
+        probed[mapping.source.api] = MappingProbes(variants, source, compared, cached)
+    return probed
+
+
+# ---------------------------------------------------------------- comparing
+
+
+def compare_sides(source: ProbeSide, target: ProbeSide, variants: list[Variant], expected: dict | None = None) -> TargetProbes:
+    """``expected``: side -> ``schema.ExpectedFailure`` declared for this device; a variant whose side
+    fails with its text is not comparable here."""
+    differences, not_comparable = {}, {}
+    for variant in variants:
+        outcomes = {"source": source.outcomes[variant.name], "target": target.outcomes[variant.name]}
+        declared = [failure for side, failure in (expected or {}).items()
+                    if "error" in outcomes[side] and failure.error in outcome_text(outcomes[side])]
+        if declared:
+            not_comparable[variant.name] = declared[0].error
+            continue
+        why = compare_outcomes(outcomes["source"], outcomes["target"])
+        if why is not None:
+            differences[variant.name] = why
+    return TargetProbes(target, differences, len(variants) - len(differences) - len(not_comparable), not_comparable)
+
+
+def outcome_text(outcome: dict) -> str:
+    """An error outcome as ``failure_text`` shows failures: "ErrorType: message"."""
+    return f"{outcome['error']}: {outcome['message']}" if outcome.get("message") else outcome["error"]
+
+
+def compare_outcomes(source: dict, target: dict, source_name: str = "PyTorch", target_name: str = "MindSpore") -> str | None:
+    """None when both sides behave the same, else what differs (one phrase)."""
+    if "error" in source or "error" in target:
+        if "error" in source and "error" in target:
+            return None
+        return f"raises on {target_name if 'error' in target else source_name} only"
+    return _compare_values(source, target)
+
+
+def _compare_values(source: dict, target: dict) -> str | None:
+    if "items" in source or "items" in target:
+        if "items" not in source or "items" not in target:
+            return "one side returns a sequence, the other does not"
+        if len(source["items"]) != len(target["items"]):
+            return f"{len(source['items'])} results vs {len(target['items'])}"
+        for index, (left, right) in enumerate(zip(source["items"], target["items"])):
+            why = _compare_values(left, right)
+            if why is not None:
+                return f"result {index}: {why}"
+        return None
+    if "object" in source or "object" in target:
+        return None if source.get("object") == target.get("object") else "different kinds of result"
+    if "python" in source and "python" in target:
+        return _compare_numbers([source["value"]], [target["value"]], "float64")
+    if "python" in source or "python" in target:
+        return "a Python value on one side, a tensor on the other"
+    if source["dtype"] != target["dtype"]:
+        return f"dtype {source['dtype']} vs {target['dtype']}"
+    if source["shape"] != target["shape"]:
+        return f"shape {tuple(source['shape'])} vs {tuple(target['shape'])}"
+    return _compare_numbers(source["values"], target["values"], source["dtype"])
+
+
+def _as_float(value) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
+        return float(value)
+    return None
+
+
+def _compare_numbers(left: list, right: list, dtype: str) -> str | None:
+    rtol, atol = TOLERANCES.get(dtype, (0.0, 0.0))
+    worst = 0.0
+    for a, b in zip(left, right):
+        x, y = _as_float(a), _as_float(b)
+        if x is None or y is None:
+            if a != b:
+                return f"values differ ({a!r} vs {b!r})"
+            continue
+        if math.isnan(x) or math.isnan(y):
+            if math.isnan(x) != math.isnan(y):
+                return f"values differ ({_shown_number(a)} vs {_shown_number(b)})"
+            continue
+        if math.isinf(x) or math.isinf(y):
+            if x != y:
+                return f"values differ ({_shown_number(a)} vs {_shown_number(b)})"
+            continue
+        if abs(x - y) > atol + rtol * abs(y):
+            worst = max(worst, abs(x - y))
+    if worst:
+        return f"values differ (largest difference {worst:.3g}; {dtype} tolerance rtol={rtol:g}, atol={atol:g})"
+    return None
+
+
+def tolerance_sentence() -> str:
+    parts = ", ".join(f"{dtype} rtol={rtol:g} atol={atol:g}" for dtype, (rtol, atol) in TOLERANCES.items())
+    return f"Values are compared within the tolerance of their dtype ({parts}); integers and bool exactly; NaN equals NaN."
+
+
+# ---------------------------------------------------------------- showing
+
+
+def _shown_number(value, digits: int = 6) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def describe_outcome(outcome: dict) -> str:
+    """What one side printed or raised for one variant, short enough for a table cell."""
+    if "error" in outcome:
+        return f"raises {outcome['error']}: {outcome['message']}".rstrip(": ")
+    if "items" in outcome:
+        return "(" + "; ".join(describe_outcome(item) for item in outcome["items"]) + ")"
+    if "object" in outcome:
+        return f"a {outcome['object']} object"
+    if "python" in outcome:
+        return f"{outcome['python']} {_shown_number(outcome['value'])}"
+    values = outcome["values"]
+    digits = 12 if outcome["dtype"] == "float64" else 6  # enough to see float32 precision in float64
+    shown = ", ".join(_shown_number(value, digits) for value in values[:SHOWN_VALUES])
+    more = ", …" if len(values) > SHOWN_VALUES else ""
+    return f"{outcome['dtype']} {tuple(outcome['shape'])} [{shown}{more}]"
+
+
+@dataclass
+class BehaviourRow:
+    variant: str
+    about: str
+    difference: str
+    source: str
+    target: str
+    declared: bool
+
+
+@dataclass
+class BehaviourTarget:
+    api: str
+    total: int
+    agreeing: int
+    rows: list[BehaviourRow] = field(default_factory=list)
+    failure: str | None = None
+    not_comparable: dict[str, int] = field(default_factory=dict)  # declared failure text -> variants
+
+
+def behaviour_view(mapping: Mapping, probed: MappingProbes | None) -> list[BehaviourTarget] | None:
+    """What the page's "Behaviour compared" section shows, per target."""
+    if probed is None:
+        return None
+    about = {variant.name: variant.about for variant in probed.variants}
+    declared = declared_variants(mapping.differences, probed.main.differences)
+    views = []
+    for target in probed.targets:
+        rows = [BehaviourRow(name, about[name], why, describe_outcome(probed.source.outcomes[name]),
+                             describe_outcome(target.target.outcomes[name]),
+                             target is probed.main and name in declared)
+                for name, why in target.differences.items()]
+        skipped: dict[str, int] = {}
+        for error in target.not_comparable.values():
+            skipped[error] = skipped.get(error, 0) + 1
+        views.append(BehaviourTarget(target.target.api, len(probed.variants), target.agreeing, rows,
+                                     target.target.failure, skipped))
+    return views
+
+
+def probe_summary(probed: dict[str, MappingProbes]) -> str:
+    """One line for the CLI: mappings probed, variant runs, differences, targets that never agree."""
+    runs = sum(len(result.variants) * len(result.targets) for result in probed.values())
+    differing = sum(len(target.differences) for result in probed.values() for target in result.targets)
+    cached = sum(result.cached for result in probed.values())
+    silent = sorted(target.target.api for result in probed.values() for target in result.targets
+                    if target.agreeing == 0 and target.differences)
+    return (f"probes: {len(probed)} mappings ({cached} from cache), {runs} variant runs, {differing} differ"
+            + (f"; agree on no variant here: {', '.join(silent)}" if silent else ""))
+
+
+# ---------------------------------------------------------------- claims
+
+
+def declared_variants(differences: list[Difference], differing: dict[str, str]) -> set[str]:
+    return {name for row in differences for pattern in row.probes for name in differing
+            if fnmatch.fnmatchcase(name, pattern)}
+
+
+def undeclared_differences(mapping: Mapping, probed: MappingProbes) -> dict[str, str]:
+    """Differing variants of the main target that no difference row names (checked for statuses
+    whose criterion says the two APIs behave the same)."""
+    if mapping.status not in CHECKED_STATUSES:
+        return {}
+    differing = probed.main.differences
+    declared = declared_variants(mapping.differences, differing)
+    return {name: why for name, why in differing.items() if name not in declared}
+
+
+def stale_declarations(mapping: Mapping, probed: MappingProbes) -> list[tuple[int, str, str]]:
+    """(difference row index, pattern, why) for each pattern that no longer shows a difference."""
+    names = [variant.name for variant in probed.variants]
+    stale = []
+    for index, row in enumerate(mapping.differences):
+        for pattern in row.probes:
+            matching = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+            if not matching:
+                stale.append((index, pattern, "names no probe variant"))
+            elif not any(name in probed.main.differences for name in matching):
+                stale.append((index, pattern, "the two sides now agree on " + ", ".join(matching)))
+    return stale

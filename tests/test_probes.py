@@ -1,0 +1,286 @@
+"""Differential probes: variant derivation, comparison, claims checked by verify, real runs.
+
+The first part needs no framework. The tests marked ``frameworks`` share one executor and one
+cache, and run on the installed torch and MindSpore.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from generator.execute import Executor
+from generator.loader import load_mappings
+from generator.pipeline import Options
+from generator.probes import (MappingProbes, ProbeSide, SPECIAL_VALUES, TOLERANCES, compare_outcomes, compare_sides,
+                              derive_variants, stale_declarations, undeclared_differences, run_probes)
+from generator.schema import PROBE_DTYPES, Probes
+from generator.verify import verify
+
+from .conftest import L1LOSS_PAIR, write_mapping
+
+PROBES = Probes.model_validate({
+    "inputs": {
+        "x": {"kind": "tensor", "shape": [3, 4], "broadcast": True},
+        "y": {"kind": "tensor", "shape": [3, 4], "dtype": "int64", "domain": "index", "high": 3,
+              "vary_dtype": False, "special": False},
+        "p": {"kind": "value", "value": 0.5, "range": [0.0, 1.0], "values": ["mean"]},
+    },
+    "source": "x + y",
+    "target": "x + y",
+})
+
+
+def by_name(variants):
+    return {variant.name: variant for variant in variants}
+
+
+# ---------------------------------------------------------------- variants
+
+
+def test_random_variant_is_ordinary_and_seeded():
+    first, second = by_name(derive_variants(PROBES)), by_name(derive_variants(PROBES))
+    assert first["random"].inputs == second["random"].inputs  # fixed seeds
+    x = first["random"].inputs["x"]
+    assert (x["tensor"], x["shape"], len(x["values"])) == ("float32", [3, 4], 12)
+    assert set(first["random"].inputs["y"]["values"]) <= {0, 1, 2}
+    assert first["random"].inputs["x"]["values"] != first["dtype:float32"].inputs["x"]["values"]  # own seed each
+
+
+def test_special_values_fill_the_first_row_of_float_inputs_only():
+    variants = by_name(derive_variants(PROBES))
+    for label, number in SPECIAL_VALUES.items():
+        x = variants[f"special:{label}"].inputs["x"]["values"]
+        first_row = x[:4]
+        if math.isnan(number):
+            assert all(math.isnan(value) for value in first_row)
+        else:
+            assert first_row == [number] * 4 and math.copysign(1, first_row[0]) == math.copysign(1, number)
+        assert variants[f"special:{label}"].inputs["y"]["tensor"] == "int64"  # special: false
+    assert {"special:denormal", "special:huge", "special:tiny", "special:-zero"} <= set(variants)
+
+
+def test_empty_and_zero_dimensional_tensors():
+    variants = by_name(derive_variants(PROBES))
+    assert variants["empty"].inputs["x"]["shape"] == [0, 4] and variants["empty"].inputs["x"]["values"] == []
+    assert variants["scalar"].inputs["x"]["shape"] == [] and len(variants["scalar"].inputs["x"]["values"]) == 1
+
+
+def test_every_dtype_with_values_of_its_kind():
+    variants = by_name(derive_variants(PROBES))
+    assert [name for name in variants if name.startswith("dtype:")] == [f"dtype:{d}" for d in PROBE_DTYPES]
+    assert all(isinstance(v, bool) for v in variants["dtype:bool"].inputs["x"]["values"])
+    assert all(type(v) is int and v >= 0 for v in variants["dtype:uint8"].inputs["x"]["values"])
+    assert all(type(v) is float for v in variants["dtype:float16"].inputs["x"]["values"])
+    assert variants["dtype:int8"].inputs["y"]["tensor"] == "int64"  # vary_dtype: false
+
+
+def test_broadcasting_shapes():
+    variants = by_name(derive_variants(PROBES))
+    assert variants["broadcast:x"].inputs["x"]["shape"] == [1, 4]
+    assert variants["broadcast:x:rank"].inputs["x"]["shape"] == [4]
+    assert variants["broadcast:x"].inputs["y"]["shape"] == [3, 4]
+    assert "broadcast:y" not in variants
+
+
+def test_parameters_at_and_beyond_their_range():
+    names = [name for name in by_name(derive_variants(PROBES)) if name.startswith("parameter:")]
+    assert names == ["parameter:p='mean'", "parameter:p=0.0", "parameter:p=-1.0", "parameter:p=1.0",
+                     "parameter:p=2.0"]
+
+
+def test_variant_kinds_can_be_chosen():
+    only = PROBES.model_copy(update={"variants": ["random", "scalar"]})
+    assert [variant.name for variant in derive_variants(only)] == ["random", "scalar"]
+
+
+# ---------------------------------------------------------------- comparison
+
+
+def tensor(dtype, values, shape=None):
+    return {"dtype": dtype, "shape": shape if shape is not None else [len(values)], "values": values}
+
+
+def test_raises_on_one_side_only():
+    error = {"error": "TypeError", "message": "bad dtype"}
+    assert compare_outcomes(tensor("float32", [1.0]), error) == "raises on MindSpore only"
+    assert compare_outcomes(error, tensor("float32", [1.0])) == "raises on PyTorch only"
+    assert compare_outcomes(error, {"error": "ValueError", "message": "other"}) is None
+
+
+def test_dtype_and_shape_mismatch():
+    assert compare_outcomes(tensor("float64", [1.0]), tensor("float32", [1.0])) == "dtype float64 vs float32"
+    assert compare_outcomes(tensor("float32", [1.0, 2.0], [2]), tensor("float32", [1.0, 2.0], [1, 2])) == \
+        "shape (2,) vs (1, 2)"
+    assert "sequence" in compare_outcomes({"items": [tensor("float32", [1.0])]}, tensor("float32", [1.0]))
+
+
+def test_tolerance_follows_the_dtype():
+    nudged = 1.0 + 5e-4  # within float16's tolerance, far outside float32's and float64's
+    assert compare_outcomes(tensor("float16", [1.0]), tensor("float16", [nudged])) is None
+    assert compare_outcomes(tensor("bfloat16", [1.0]), tensor("bfloat16", [1.01])) is None
+    assert "float32 tolerance" in compare_outcomes(tensor("float32", [1.0]), tensor("float32", [nudged]))
+    assert compare_outcomes(tensor("float32", [1.0]), tensor("float32", [1.0 + 1e-7])) is None
+    assert "float64" in compare_outcomes(tensor("float64", [1.0]), tensor("float64", [1.0 + 1e-8]))  # float32 precision
+    assert compare_outcomes(tensor("int32", [3]), tensor("int32", [4])) is not None  # integers exactly
+    assert TOLERANCES["float16"][0] > TOLERANCES["float32"][0] > TOLERANCES["float64"][0]
+
+
+def test_special_numbers_compare_by_kind():
+    assert compare_outcomes(tensor("float32", ["nan"]), tensor("float32", ["nan"])) is None
+    assert compare_outcomes(tensor("float32", ["nan"]), tensor("float32", [0.0])) == "values differ (nan vs 0)"
+    assert compare_outcomes(tensor("float32", ["inf"]), tensor("float32", ["-inf"])) is not None
+    assert compare_outcomes({"python": "bool", "value": True}, {"python": "bool", "value": False}) is not None
+
+
+# ---------------------------------------------------------------- claims
+
+
+def probed(variants, source_outcomes, target_outcomes) -> MappingProbes:
+    source = ProbeSide("torch.x", source_outcomes)
+    target = ProbeSide("mindspore.x", target_outcomes)
+    return MappingProbes(variants, source, [compare_sides(source, target, variants)])
+
+
+def claims_mapping(tmp_path: Path, status: str, rows: str):
+    text = L1LOSS_PAIR.replace("status: names-differ", f"status: {status}") + rows + """\
+probes:
+  inputs:
+    input: {kind: tensor, shape: [2]}
+  source: input
+  target: input
+  variants: [random, scalar]
+"""
+    return load_mappings([write_mapping(tmp_path / "m", "torch.nn/L1Loss.yaml", text)]).mappings[0].mapping
+
+
+def test_undeclared_difference_only_for_statuses_that_claim_the_same_behaviour(tmp_path: Path):
+    same = tensor("float32", [1.0])
+    for status, expected in (("consistent", ["scalar"]), ("names-differ", ["scalar"]), ("parameters-differ", []),
+                             ("functional-difference", [])):
+        mapping = claims_mapping(tmp_path, status, "")
+        variants = derive_variants(mapping.probes)
+        result = probed(variants, {"random": same, "scalar": same},
+                        {"random": same, "scalar": {"error": "ValueError", "message": "0-d"}})
+        assert list(undeclared_differences(mapping, result)) == expected, status
+
+
+def test_a_declared_difference_is_not_reported_and_a_stale_one_is(tmp_path: Path):
+    rows = "differences:\n  - {category: Inputs, source: input, target: logits, probes: [scal*]}\n" \
+           "  - {category: Inputs, source: target, target: labels, probes: [random, dtype:*]}\n"
+    mapping = claims_mapping(tmp_path, "names-differ", rows)
+    variants = derive_variants(mapping.probes)
+    same = tensor("float32", [1.0])
+    result = probed(variants, {"random": same, "scalar": same}, {"random": same, "scalar": tensor("float32", [2.0])})
+    assert undeclared_differences(mapping, result) == {}
+    assert stale_declarations(mapping, result) == [
+        (1, "random", "the two sides now agree on random"), (1, "dtype:*", "names no probe variant")]
+
+
+def test_bad_probes_are_reported_with_file_line_and_field(tmp_path: Path):
+    shapeless = L1LOSS_PAIR + "probes:\n  inputs:\n    input: {kind: tensor}\n  source: input\n  target: input\n"
+    statement = L1LOSS_PAIR + "probes:\n  inputs:\n    input: {kind: tensor, shape: [2]}\n  source: y = input\n  target: input\n"
+    (shape_problem,) = load_mappings([write_mapping(tmp_path / "a", "torch.nn/L1Loss.yaml", shapeless)]).problems
+    assert (shape_problem.line, shape_problem.field) == (14, "probes.inputs.input")
+    assert "needs `shape`" in shape_problem.message
+    (template_problem,) = load_mappings([write_mapping(tmp_path / "b", "torch.nn/L1Loss.yaml", statement)]).problems
+    assert template_problem.field == "probes" and template_problem.line == 12
+    assert "`source` must end in an expression" in template_problem.message
+
+
+# ---------------------------------------------------------------- on the real frameworks
+
+RELU = """\
+source:
+  api: torch.nn.functional.relu
+  kind: function
+  signature: torch.nn.functional.relu(input, inplace=False) -> Tensor
+  summary: Rectified linear unit.
+target:
+  api: mindspore.ops.relu
+  kind: function
+  signature: mindspore.ops.relu(input, inplace=False) -> Tensor
+  summary: The same function.
+status: consistent
+differences:
+  - {category: Parameters, source: input, target: input, probes: [random]}
+  - {category: Parameters, source: inplace, target: inplace}
+probes:
+  inputs:
+    input: {kind: tensor, shape: [2, 3]}
+  source: torch.nn.functional.relu(input)
+  target: mindspore.ops.relu(input)
+  targets:
+    - api: mindspore.mint.nn.functional.relu
+      call: mindspore.mint.nn.functional.relu(input)
+  variants: [random, special, dtype]
+"""
+
+
+@pytest.fixture(scope="module")
+def relu_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("probes") / "mappings"
+    write_mapping(folder, "torch.nn.functional/relu.yaml", RELU)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("probe-cache") / "cache.sqlite"
+
+
+@pytest.mark.frameworks
+def test_real_probes_find_differences_and_rebuild_from_the_cache(relu_folder: Path, cache: Path):
+    mappings = load_mappings([relu_folder]).mappings
+    with Executor(jobs=2, cache_path=cache, progress=False) as pool:
+        result = run_probes(mappings, pool)["torch.nn.functional.relu"]
+        assert pool.stats.executed == 3  # source, target, further target: one snippet each
+        again = run_probes(mappings, pool)["torch.nn.functional.relu"]
+        assert pool.stats.executed == 0 and again.cached  # a no-op rebuild runs nothing
+    main = result.main
+    assert main.differences["special:nan"] == "values differ (nan vs 0)"
+    assert main.differences["dtype:bool"] == "raises on PyTorch only"
+    assert "Boolean" in result.source.outcomes["dtype:bool"]["message"]  # the error text is kept
+    assert "random" not in main.differences
+    assert [target.target.api for target in result.targets] == ["mindspore.ops.relu",
+                                                                "mindspore.mint.nn.functional.relu"]
+    assert again.main.differences == main.differences
+
+
+@pytest.mark.frameworks
+def test_verify_reports_undeclared_and_stale_probe_claims(relu_folder: Path, cache: Path):
+    outcome = verify([relu_folder], Options(cache_path=cache, jobs=2, progress=False))
+    findings = [finding for finding in outcome.findings if finding.check == "probes"]
+    undeclared = next(f for f in findings if "undeclared" in f.message)
+    assert undeclared.line == 11 and "special:nan" in undeclared.message and "dtype:bool" in undeclared.message
+    stale = next(f for f in findings if "now agree" in f.message)
+    assert stale.line == 13 and "`random`" in stale.message
+    assert not outcome.ok
+
+
+def test_page_lists_differing_variants_and_counts_agreeing_ones(tmp_path: Path):
+    from generator.render import Renderer
+
+    rows = "differences:\n  - {category: Inputs, source: input, target: logits, probes: [scalar]}\n"
+    path = write_mapping(tmp_path / "m", "torch.nn/L1Loss.yaml", L1LOSS_PAIR + rows + """\
+probes:
+  inputs:
+    input: {kind: tensor, shape: [2]}
+  source: input
+  target: input
+  variants: [random, scalar, empty]
+""")
+    loaded = load_mappings([path]).mappings[0]
+    variants = derive_variants(loaded.mapping.probes)
+    same = tensor("float32", [1.0])
+    result = probed(variants, {"random": same, "scalar": same, "empty": same},
+                    {"random": same, "scalar": {"error": "ValueError", "message": "0-d | not allowed"}, "empty": same})
+    page = Renderer().page(loaded, {}, probes=result)
+    section = page[page.index("## Behaviour compared"):]
+    assert "2 of 3 variants behave the same; 1 differ.\n\n| Variant |" in section
+    assert ("| scalar (declared) | 0\\-d tensors | raises on MindSpore only | float32 \\(1\\,\\) \\[1\\] | "
+            "raises ValueError\\: 0\\-d \\| not allowed |") in section
+    assert "random |" not in section
+    assert "## Behaviour compared" not in Renderer().page(loaded, {})
