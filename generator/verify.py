@@ -32,7 +32,7 @@ from markdown_it import MarkdownIt
 
 from .execute import expectation, failure_text
 from .devices import runs_here, why_not_here
-from .frameworks import FRAMEWORKS, framework_of
+from .frameworks import FRAMEWORKS, framework_of, package_missing
 from .introspect import SOURCES, ApiNotFound, framework_coverage, ApiSignature, Param, parse_signatures, signature_of
 from .loader import LoadedMapping
 from .schema import Mapping
@@ -172,6 +172,9 @@ def side_findings(loaded: LoadedMapping, side_name: str, frameworks: Iterable[st
     if absent is not None:
         return [Finding("signature", loaded.path, line, f"{side.api} not checked here: {absent}", severity=NOT_RUN,
                         name=name)]
+    missing = package_missing(side.api)
+    if missing is not None:
+        return [Finding("api", loaded.path, line, f"{side.api} not checked: {missing}", severity=UNCHECKED, name=name)]
     try:
         signature = signature_of(side.api, side.kind.value)
     except ApiNotFound as error:
