@@ -248,11 +248,13 @@ class Section(Strict):
     title: Text
     text: Prose | None = Field(default=None, description="Paragraphs, separated by blank lines (safe Markdown).")
     items: list[Prose] = Field(default_factory=list, description="Bullet points after the text (safe Markdown).")
+    code: list[Code] = Field(default_factory=list, description="Code shown as it is, never run (e.g. a block "
+                             "the importer could not attribute to a framework).")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Section:
-        if self.text is None and not self.items:
-            raise ValueError("a section needs `text`, `items` or both")
+        if self.text is None and not self.items and not self.code:
+            raise ValueError("a section needs `text`, `items` or `code`")
         return self
 
 
