@@ -2,8 +2,9 @@
 
 The templates in ``templates/`` own the page layout; this module prepares what they show:
 escaped text, numbered difference rows, example code with the real outputs woven in.
-All YAML text is treated as plain text: it is escaped, so it can neither break a table
-nor inject markup (HTML, roles, directives) into the site.
+YAML text is escaped, so it can neither break a table nor inject markup (HTML, roles,
+directives) into the site; prose fields keep the safe Markdown subset of ``prose`` (inline
+code, emphasis, http(s) links, math, lists) and escape everything else.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .devices import split_label
 from .execute import expectation, failure_text
 from .frameworks import framework_of
 from .loader import LoadedMapping
+from .prose import render_block, render_inline
 from .reports import example_matrix
 from .schema import ApiSide, Example, Mapping, Status, field_reference, numbered_rows
 
@@ -128,7 +130,7 @@ class SideView:
 @dataclass
 class ExampleView:
     number: int
-    note: list[str]
+    note: list[str]  # lines of the note as safe Markdown, shown as a quote
     block: str
     sides: list[SideView]
     verdict: str | None
@@ -173,7 +175,7 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
     comparison = getattr(run, "comparison", None) if run is not None else None
     return ExampleView(
         number=number,
-        note=paragraphs(example.note),
+        note=render_block(example.note).split("\n") if example.note else [],
         block=fence(block, "python"),
         sides=sides,
         verdict=comparison.verdict if comparison is not None and example.same_values else None,
@@ -227,7 +229,8 @@ class Renderer:
             lstrip_blocks=True,
             autoescape=False,  # Markdown, not HTML: escaping is done by the filters below
         )
-        self.env.filters.update(text=escape_text, cell=escape_cell, paragraphs=paragraphs, fence=fence)
+        self.env.filters.update(text=escape_text, cell=escape_cell, paragraphs=paragraphs, fence=fence,
+                                prose=render_block, prose_inline=render_inline, doc_url=doc_url)
 
     def page(self, loaded: LoadedMapping, runs: dict[int, object] | None = None, device: str = "cpu",
              matrix: dict | None = None) -> str:
@@ -253,12 +256,14 @@ class Renderer:
         )
 
     def overview(self, mappings: list[LoadedMapping]) -> str:
-        by_module: dict[str, list[Mapping]] = defaultdict(list)
+        by_module: dict[str, list[tuple[str, str | None, bool, Mapping]]] = defaultdict(list)
         for loaded in sorted(mappings, key=lambda item: item.mapping.source.api):
-            by_module[loaded.mapping.source_module].append(loaded.mapping)
+            for source, target, recommended in loaded.mapping.api_pairs():  # the page is reached from each pair
+                by_module[source.rsplit(".", 1)[0]].append((source, target, recommended, loaded.mapping))
         counts = {status: sum(1 for m in mappings if m.mapping.status is status) for status in Status}
         return self.env.get_template("overview.md.j2").render(
-            modules=sorted(by_module.items()), total=len(mappings), counts=counts, statuses=list(Status)
+            modules=sorted(by_module.items()), total=len(mappings), counts=counts, statuses=list(Status),
+            pages=sorted(loaded.mapping.page_path for loaded in mappings)
         )
 
     def status_table(self) -> str:
