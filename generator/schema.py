@@ -281,6 +281,8 @@ class Alternative(Strict):
     (e.g. `mindspore.ops.X` where `mindspore.mint.X` is recommended)."""
 
     target: ApiSide
+    recommended: bool = Field(default=False, description="This counterpart, not `target`, is the one to use "
+                              "(e.g. the `mindspore.mint` API); at most one alternative is.")
     note: Prose | None = Field(default=None, description="When to prefer it, or how it differs (safe Markdown).")
 
 
@@ -307,7 +309,8 @@ class Mapping(Strict):
         default=None, description="Its counterpart (e.g. MindSpore); absent only with status `no-counterpart`."
     )
     alternatives: list[Alternative] = Field(
-        default_factory=list, description="Other counterparts of `source`; `target` is the recommended one.")
+        default_factory=list, description="Other counterparts of `source`; `target` is the recommended one "
+        "unless an alternative says `recommended: true`.")
     other_pairs: list[Pair] = Field(default_factory=list, description="Further API pairs shown on this page.")
     status: Status
     remarks: Prose | None = Field(
@@ -332,6 +335,8 @@ class Mapping(Strict):
         _different_frameworks(self.source, self.target)
         for alternative in self.alternatives:
             _different_frameworks(self.source, alternative.target)
+        if sum(alternative.recommended for alternative in self.alternatives) > 1:
+            raise ValueError("at most one of `alternatives` is `recommended`")
         seen: set[tuple[str, str | None]] = set()
         for pair in self.api_pairs():
             if pair[:2] in seen:
@@ -341,9 +346,15 @@ class Mapping(Strict):
 
     def api_pairs(self) -> list[tuple[str, str | None, bool]]:
         """(source API, target API or None, recommended) of every pair on the page, main pair first."""
-        main = (self.source.api, self.target.api if self.target else None, bool(self.alternatives))
-        pairs = [main] + [(self.source.api, alternative.target.api, False) for alternative in self.alternatives]
+        main = (self.source.api, self.target.api if self.target else None, self.target_recommended)
+        pairs = [main] + [(self.source.api, alternative.target.api, alternative.recommended)
+                          for alternative in self.alternatives]
         return pairs + [(pair.source.api, pair.target.api if pair.target else None, False) for pair in self.other_pairs]
+
+    @property
+    def target_recommended(self) -> bool:
+        """`target` is marked recommended: there are alternatives and none of them is."""
+        return bool(self.alternatives) and not any(alternative.recommended for alternative in self.alternatives)
 
     @property
     def key(self) -> str:

@@ -424,8 +424,8 @@ def signature_notes(mappings: list[LoadedMapping], frameworks: Iterable[str]) ->
     whose signature can be checked at all (``introspect.framework_coverage``)."""
     sources: dict[str, int] = {}
     for loaded in mappings:
-        for side in (loaded.mapping.source, loaded.mapping.target):
-            if side is None or framework_of(side.api).key not in frameworks:
+        for side in (_side_at(loaded.mapping, name) for name in api_sides(loaded.mapping)):
+            if framework_of(side.api).key not in frameworks or package_missing(side.api):
                 continue
             try:
                 signature = signature_of(side.api, side.kind.value)
