@@ -46,6 +46,7 @@ from pydantic import ValidationError
 from .frameworks import FRAMEWORKS, UNCONFIGURED, framework_of
 from .introspect import outside_strings
 from .loader import load_file
+from .portability import lint_code
 from .scaffold import dump_mapping, find_mapping_of, flow, mapping_path
 from .schema import Mapping
 
@@ -677,7 +678,6 @@ class _Page:
             self.warn(self.title_line, f"no '## mindspore.…' section names the counterpart of {main.api}; "
                                        "page not imported")
             return None
-        self._summary_fallback()
         pairs = _pair_up(sources, targets)
         main_target = pairs[0][1]
         data = {"source": self._side(main, "source"), "target": self._side(main_target, "target")}
@@ -717,14 +717,6 @@ class _Page:
             self.warn(self.title_line, "no code example found")
         return data
 
-    def _summary_fallback(self) -> None:
-        """A page without a 'PyTorch: ...' summary: its first paragraph of free prose under
-        Differences says what the API does (moved, not copied)."""
-        if "source" not in self.summaries and self.remarks:
-            line, text = self.remarks.pop(0)
-            self.warn(line, "no 'PyTorch: …' summary; the first paragraph under Differences is used as the summary")
-            self.summaries["source"] = (text, line)
-
     def _parts(self) -> tuple[list[_ApiPart], list[_ApiPart]]:
         """(source parts, main one first; target parts) of the page. When the title and the
         sections name different APIs, the section (which carries the signature) wins."""
@@ -763,12 +755,11 @@ class _Page:
         summary, _ = self.summaries.get(role, (None, 0))
         if summary is None and role not in self.todo_summaries:
             self.todo_summaries.add(role)
-            self.warn(part.line, f"no '{display}: …' summary after the Differences heading; "
-                                 "a TODO placeholder is written instead")
-        if summary is None:
-            summary = f"TODO: say what {part.api} does." if role == "source" else \
-                f"TODO: say how {part.api} compares."
-        side = {"api": part.api, "kind": kind, "signature": signature, "summary": summary}
+            self.warn(part.line, f"no '{display}: …' summary after the Differences heading; the page's other "
+                                 "prose is kept under Differences, no summary is written")
+        side = {"api": part.api, "kind": kind, "signature": signature}
+        if summary is not None:
+            side["summary"] = summary
         if part.url:
             side["url"] = part.url
         return side
@@ -813,6 +804,11 @@ class _Page:
             example["target"] = draft.target
         if draft.source and draft.target and _prints(draft.source) and _prints(draft.target):
             example["same_values"] = True
+        host_only = [message for side, code in (("torch", draft.source), ("mindspore", draft.target)) if code
+                     for _, _, message in lint_code(side, code)]
+        if host_only:  # the page's code as written runs on the CPU only: say so rather than rewrite it
+            example["cpu_only"] = True
+            self.warn(draft.line, f"example runs on the CPU only ({host_only[0]}); cpu_only set")
         return example
 
 

@@ -142,7 +142,8 @@ class ApiSide(Strict):
         description="The signature as shown on the page, e.g. "
         "`class torch.nn.L1Loss(reduction='mean')(input, target) -> Tensor`."
     )
-    summary: Prose = Field(description="What this API does, in one or two sentences (safe Markdown).")
+    summary: Prose | None = Field(default=None, description="What this API does, in one or two sentences (safe "
+                                  "Markdown). A page without one says it in `remarks` or not at all.")
     url: Url | None = Field(
         default=None,
         description="Link to the framework's documentation of the API. Derived from the "
