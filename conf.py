@@ -30,7 +30,19 @@ myst_heading_anchors = 3
 
 html_theme = "furo"
 html_title = project
-copybutton_exclude = ".linenos, .gp"
+html_static_path = ["docs/_static"]
+html_favicon = "docs/_static/favicon.svg"
+# Pages link to their YAML ("Edit this page"); the generated MyST is not offered as source.
+html_show_sourcelink = False
+html_copy_source = False
+# `pad_mode='same'` must stay as written, in prose and tables.
+smartquotes = False
+# Output lines of an example are emphasized lines (.hll): copying a snippet leaves them out.
+copybutton_exclude = ".linenos, .gp, .hll"
+
+# Where "Edit this page" points: <repository>/edit/<branch>/<path of the YAML or hand-written page>.
+mapping_repository = "https://github.com/api-mapping-docs/pytorch-mindspore-mappings"
+mapping_repository_branch = "main"
 
 # See generator/sphinx_ext.py for every option.
 mapping_paths = ["mappings"]

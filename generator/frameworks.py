@@ -1,10 +1,18 @@
 """What the generator knows about each framework: display name, package, doc URL pattern.
 
 Versions are read from package metadata so that nothing here imports torch or MindSpore.
+
+Doc URLs: ``DOC_URL_PATTERNS`` holds one ``str.format`` pattern per framework, with the fields
+``{release}`` (the framework's name for the docs of the installed version), ``{folder}`` (the
+section of its API reference) and ``{api}``; ``conf.py`` can replace a pattern
+(``mapping_doc_urls``). Release names, as the projects publish them:
+PyTorch ``2.13`` (major.minor; "stable" when not installed); MindSpore ``r2.10.0`` from 2.3 on
+(``r2.3.0``, ``r2.4.1``, ...), ``r2.2`` before (major.minor), "master" when not installed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -22,7 +30,8 @@ class Framework:
         return installed_version(self.distribution)
 
     def doc_url(self, api: str, kind: str) -> str:
-        return _DOC_URLS[self.key](api, kind, self.version or "")
+        release, folder = _DOC_PARTS[self.key](api, kind, self.version or "")
+        return DOC_URL_PATTERNS[self.key].format(release=release, folder=folder, api=api)
 
 
 @cache
@@ -37,23 +46,34 @@ def _major_minor(version: str) -> str:
     return ".".join(version.split("+")[0].split(".")[:2])
 
 
-def _torch_url(api: str, kind: str, version: str) -> str:
-    release = _major_minor(version) if version else "stable"
-    return f"https://docs.pytorch.org/docs/{release}/generated/{api}.html"
+def _torch_parts(api: str, kind: str, version: str) -> tuple[str, str]:
+    return (_major_minor(version) if version else "stable"), "generated"
 
 
-def _mindspore_url(api: str, kind: str, version: str) -> str:
-    release = f"r{_major_minor(version)}" if version else "master"
+def _mindspore_release(version: str) -> str:
+    if not version:
+        return "master"
+    numbers = [int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3]] + [0, 0]
+    major, minor, patch = numbers[:3]
+    return f"r{major}.{minor}.{patch}" if (major, minor) >= (2, 3) else f"r{major}.{minor}"
+
+
+def _mindspore_parts(api: str, kind: str, version: str) -> tuple[str, str]:
     parts = api.split(".")
     # mindspore.nn.Dense -> api_python/nn/; mindspore.Tensor.abs -> api_python/mindspore/Tensor/
     if len(parts) == 2 or parts[1][:1].isupper():
         folder = "mindspore" if kind != "method" else f"mindspore/{parts[1]}"
     else:
         folder = parts[1]
-    return f"https://www.mindspore.cn/docs/en/{release}/api_python/{folder}/{api}.html"
+    return _mindspore_release(version), folder
 
 
-_DOC_URLS = {"torch": _torch_url, "mindspore": _mindspore_url}
+_DOC_PARTS = {"torch": _torch_parts, "mindspore": _mindspore_parts}
+
+DOC_URL_PATTERNS: dict[str, str] = {
+    "torch": "https://docs.pytorch.org/docs/{release}/{folder}/{api}.html",
+    "mindspore": "https://www.mindspore.cn/docs/en/{release}/api_python/{folder}/{api}.html",
+}
 
 FRAMEWORKS: dict[str, Framework] = {
     "torch": Framework("torch", "PyTorch", "torch", ("torchvision", "torchaudio", "torchtext")),

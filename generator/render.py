@@ -9,6 +9,8 @@ code, emphasis, http(s) links, math, lists) and escape everything else.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from .frameworks import framework_of
 from .loader import LoadedMapping
 from .prose import render_block, render_inline
 from .reports import example_matrix
-from .schema import ApiSide, Example, Mapping, Status, field_reference, numbered_rows
+from .schema import DEVICES, ApiSide, Example, Mapping, Status, field_reference, numbered_rows
 
 TEMPLATES = ROOT / "templates"
 
@@ -100,6 +102,11 @@ def commented_output(text: str) -> list[str]:
 
 def code_with_outputs(code: str, result) -> str:
     """The snippet with what each top-level statement printed, as comments right after it."""
+    return "\n".join(line for line, _ in woven_lines(code, result))
+
+
+def woven_lines(code: str, result) -> list[tuple[str, bool]]:
+    """``code_with_outputs`` line by line: (line, True where it is an output comment)."""
     lines = code.rstrip().splitlines()
     after: dict[int, list[str]] = defaultdict(list)
     if result is not None:
@@ -108,13 +115,55 @@ def code_with_outputs(code: str, result) -> str:
         if result.status != "ok":
             line = result.error_line or len(lines)
             after[line].extend(commented_output(failure_text(result)))
-    woven: list[str] = []
+    woven: list[tuple[str, bool]] = []
     for number, line in enumerate(lines, start=1):
-        woven.append(line)
-        woven.extend(after.pop(number, []))
+        woven.append((line, False))
+        woven.extend((output, True) for output in after.pop(number, []))
     for remaining in after.values():  # an output attributed beyond the last line
-        woven.extend(remaining)
-    return "\n".join(woven)
+        woven.extend((output, True) for output in remaining)
+    return woven
+
+
+def code_block(code: str, result) -> str:
+    """One framework's snippet as a code block whose output lines are marked (emphasized lines).
+
+    The copy button leaves marked lines out, so a reader copies runnable code only."""
+    lines = woven_lines(code, result)
+    outputs = [str(number) for number, (_, is_output) in enumerate(lines, start=1) if is_output]
+    # no-search: example code stays out of the full-text index (API names have their own index).
+    options = [":class: mapping-code no-search"] + ([f":emphasize-lines: {','.join(outputs)}"] if outputs else [])
+    body = "\n".join(options) + "\n\n" + "\n".join(line for line, _ in lines)
+    return fence(body, "{code-block} python")
+
+
+_MISSING_KERNEL = re.compile(r"kernel \S+ unregistered|not supported on (cpu|gpu|ascend)|no kernel", re.I)
+_KERNEL_REJECTS = re.compile(r"KernelMod|kernel", re.I)
+
+
+def failure_description(result, device: str, framework: str, version: str, declared_devices=None) -> str:
+    """What a failure is: a missing kernel on this device, an error on every device, a timeout or a crash.
+
+    ``declared_devices``: the devices on which the example declares this failure, if it does."""
+    where = f"{framework} {version} on {device.upper()}"
+    text = failure_text(result)
+    if result.status == "timeout":
+        return f"This example did not finish in time with {where}: {text}"
+    if result.status == "crash":
+        return f"This example crashed the {framework} process with {where}: {text}"
+    everywhere = declared_devices is not None and set(declared_devices) >= set(DEVICES)
+    if not everywhere and _MISSING_KERNEL.search(text):
+        return f"This example does not run on {device.upper()}: {framework} {version} has no {device.upper()} kernel for it. {text}"
+    if not everywhere and (_KERNEL_REJECTS.search(text) or declared_devices is not None):
+        return (f"This example does not run on {device.upper()}: the {device.upper()} kernel of {framework} {version} "
+                f"rejects it. {text}")
+    return (f"This example raises an error with {where}. The error is not about a kernel of this device, "
+            f"so it is expected on every device: {text}")
+
+
+def fails_on_every_device(example: Example, side: str) -> bool:
+    """The example declares that this side fails everywhere: it demonstrates an error."""
+    return any(failure.side == side and set(failure.devices) >= set(DEVICES)
+               for failure in example.expected_failures)
 
 
 @dataclass
@@ -125,6 +174,9 @@ class SideView:
     expected: bool = False
     reason: str | None = None
     not_run: str | None = None  # why this side was not run here (its framework is not installed, say)
+    block: str = ""
+    key: str = ""
+    marks_page: bool = False  # a failure that the page header and the overview row show
 
 
 @dataclass
@@ -137,6 +189,14 @@ class ExampleView:
     verdict_detail: str
     matrix: list[tuple[str, str, str]] = field(default_factory=list)
     tolerance: str = ""  # how closely compared outputs must agree, stated where they are compared
+
+    @property
+    def failed(self) -> bool:
+        return any(side.failure for side in self.sides)
+
+    @property
+    def marks_page(self) -> bool:
+        return any(side.marks_page for side in self.sides)
 
 
 def matrix_cell(cell: dict | None) -> str:
@@ -157,19 +217,20 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
         api_side = mapping.source if side == "source" else mapping.target
         framework = framework_of(api_side.api)
         result = getattr(run, side) if run is not None else None
-        view = SideView(framework.display, code_with_outputs(code, result))
+        view = SideView(framework.display, code_with_outputs(code, result), block=code_block(code, result),
+                        key=framework.key)
         not_run = getattr(run, "not_run", {}).get(side) if run is not None else None
         if not_run is not None:
             view.not_run = f"The {framework.display} side of this example was not run here: {not_run}."
         elif result is not None and result.status != "ok":
             version = result.framework_version or framework.version or "?"
-            view.failure = (
-                f"This example does not run on {device.upper()} with {framework.display} {version}: "
-                f"{failure_text(result)}"
-            )
             # a declaration explains only the failure whose error text it names
             view.expected = expectation(example, side, result, device) == "expected-failure"
-            view.reason = example.expected_failure(side, device).reason if view.expected else None
+            expected = example.expected_failure(side, device) if view.expected else None
+            view.failure = failure_description(result, device, framework.display, version,
+                                               expected.devices if expected else None)
+            view.reason = expected.reason if expected else None
+            view.marks_page = not fails_on_every_device(example, side)
         sides.append(view)
     block = "\n\n".join(f"# {view.framework}\n{view.code}" for view in sides)
     comparison = getattr(run, "comparison", None) if run is not None else None
@@ -219,6 +280,59 @@ def _shown_path(path: Path) -> str:
     return path.name
 
 
+@dataclass(frozen=True)
+class OverviewRow:
+    source: str
+    target: str | None
+    status: Status
+    page_path: str
+    failing: bool
+    recommended: bool = False  # the target marked recommended among several for one source API
+    main: bool = True  # the page's main pair: the row under which the module's toctree lists the page
+
+
+def overview_rows(mappings: list[LoadedMapping], failing: set[str] = frozenset()) -> list[tuple[str, list[OverviewRow]]]:
+    """(source module, its rows sorted by API name), modules sorted by name."""
+    by_module: dict[str, list[OverviewRow]] = defaultdict(list)
+    for loaded in mappings:
+        mapping = loaded.mapping
+        for position, (source, target, recommended) in enumerate(mapping.api_pairs()):  # reached from each pair
+            by_module[source.rsplit(".", 1)[0]].append(OverviewRow(
+                source, target, mapping.status, mapping.page_path, mapping.source.api in failing,
+                recommended, position == 0))
+    return [(module, sorted(rows, key=lambda row: (row.source, not row.main, row.target or "")))
+            for module, rows in sorted(by_module.items())]
+
+
+def compared_versions() -> str:
+    from .frameworks import FRAMEWORKS
+
+    return " and ".join(f"{framework.display} {(framework.version or '(not installed)').split('+')[0]}"
+                        for framework in FRAMEWORKS.values())
+
+
+def marks_page(mapping: Mapping, runs: dict[int, object]) -> bool:
+    """Some example of the page failed on the build device, other than one that demonstrates an error."""
+    for index, run in runs.items():
+        for side in ("source", "target"):
+            result = getattr(run, side, None)
+            if result is not None and result.status != "ok" and not fails_on_every_device(mapping.examples[index], side):
+                return True
+    return False
+
+
+def html_text(text: str | None) -> str:
+    """Plain text -> HTML text; dotted names may wrap after a dot."""
+    return html.escape(text or "").replace(".", ".<wbr>")
+
+
+def name_cell(text: str | None) -> str:
+    """A table cell that holds a parameter or value name shows it in code font; other text as text."""
+    if text and re.fullmatch(r"[\w.*\[\]=']+", text.strip()) and "`" not in text:
+        return f"`{text.strip()}`"
+    return escape_cell(text)
+
+
 class Renderer:
     def __init__(self, templates: Path = TEMPLATES):
         self.env = jinja2.Environment(
@@ -230,6 +344,7 @@ class Renderer:
             autoescape=False,  # Markdown, not HTML: escaping is done by the filters below
         )
         self.env.filters.update(text=escape_text, cell=escape_cell, paragraphs=paragraphs, fence=fence,
+                                html=html_text, name_cell=name_cell, front=json.dumps,
                                 prose=render_block, prose_inline=render_inline, doc_url=doc_url)
 
     def page(self, loaded: LoadedMapping, runs: dict[int, object] | None = None, device: str = "cpu",
@@ -253,18 +368,22 @@ class Renderer:
             status=mapping.status,
             provenance=provenance.describe() if provenance else None,
             yaml_path=_shown_path(loaded.path),
+            apis=list(dict.fromkeys(api for pair in mapping.api_pairs() for api in pair[:2] if api)),
+            failed_on=device.upper() if any(example.marks_page for example in examples) else None,
+            device=device.upper(),
         )
 
-    def overview(self, mappings: list[LoadedMapping]) -> str:
-        by_module: dict[str, list[tuple[str, str | None, bool, Mapping]]] = defaultdict(list)
-        for loaded in sorted(mappings, key=lambda item: item.mapping.source.api):
-            for source, target, recommended in loaded.mapping.api_pairs():  # the page is reached from each pair
-                by_module[source.rsplit(".", 1)[0]].append((source, target, recommended, loaded.mapping))
+    def overview(self, mappings: list[LoadedMapping], failing: set[str] = frozenset(), device: str = "cpu") -> str:
+        modules = overview_rows(mappings, failing)
         counts = {status: sum(1 for m in mappings if m.mapping.status is status) for status in Status}
         return self.env.get_template("overview.md.j2").render(
-            modules=sorted(by_module.items()), total=len(mappings), counts=counts, statuses=list(Status),
-            pages=sorted(loaded.mapping.page_path for loaded in mappings)
+            modules=modules, total=len(mappings), counts=counts, statuses=list(Status),
+            versions=compared_versions(), device=device.upper(), prefix="",
         )
+
+    def module_index(self, module: str, rows: list[OverviewRow], device: str = "cpu") -> str:
+        return self.env.get_template("module.md.j2").render(
+            module=module, rows=rows, versions=compared_versions(), device=device.upper(), prefix="../")
 
     def status_table(self) -> str:
         return self.env.get_template("statuses.md.j2").render(statuses=list(Status))
@@ -282,15 +401,23 @@ def render_site(
 ) -> dict[str, str]:
     """Every generated page, keyed by its path relative to the generated folder."""
     renderer = Renderer()
+    runs_by_page = {
+        loaded.mapping.source.api: {index: runs[(loaded.mapping.source.api, index)]
+                                    for index in range(len(loaded.mapping.examples))
+                                    if (loaded.mapping.source.api, index) in runs}
+        for loaded in mappings
+    }
+    failing = {loaded.mapping.source.api for loaded in mappings
+               if marks_page(loaded.mapping, runs_by_page[loaded.mapping.source.api])}
     pages = {
-        "index.md": renderer.overview(mappings),
+        "index.md": renderer.overview(mappings, failing, device),
         "coverage.md": renderer.coverage(coverage or []),
         "_statuses.md": renderer.status_table(),
         "_fields.md": renderer.field_reference(),
     }
+    for module, rows in overview_rows(mappings, failing):
+        pages[f"modules/{module}.md"] = renderer.module_index(module, rows, device)
     for loaded in mappings:
-        api = loaded.mapping.source.api
-        page_runs = {index: runs[(api, index)] for index in range(len(loaded.mapping.examples)) if (api, index) in runs}
+        page_runs = runs_by_page[loaded.mapping.source.api]
         pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device, matrix)
     return pages
-

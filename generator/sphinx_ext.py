@@ -16,6 +16,8 @@ Configuration (``conf.py`` or ``-D name=value``):
   mapping_report   write a JSON execution report to this file, default "" = none
   mapping_coverage_modules  source modules listed on the Coverage page
   mapping_matrix   merged device reports (``merge-reports``) to show per example, default "" = none
+  mapping_doc_urls  {framework key: doc URL pattern} replacing ``frameworks.DOC_URL_PATTERNS`` entries
+  mapping_repository, mapping_repository_branch   where "Edit this page" links (see ``generator.site``)
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from sphinx.util import logging
 
 from . import __version__, locks
 from .coverage import DEFAULT_MODULES
+from .frameworks import DOC_URL_PATTERNS
 from .pipeline import GenerationError, Options, generate, summarize
+from .site import setup_site
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ def generate_pages(app: Sphinx) -> None:
         coverage_modules=tuple(config.mapping_coverage_modules),
         matrix=_resolve(app, config.mapping_matrix) if config.mapping_matrix else None,
     )
+    DOC_URL_PATTERNS.update(config.mapping_doc_urls)
     before = sorted(output.rglob("*.md")) if output.is_dir() else []
     logger.info("[mappings] generating pages into %s", output)
     try:
@@ -160,8 +165,10 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("mapping_report", "", "", str)
     app.add_config_value("mapping_matrix", "", "env", str)
     app.add_config_value("mapping_coverage_modules", list(DEFAULT_MODULES), "env", list)
+    app.add_config_value("mapping_doc_urls", {}, "env", dict)
     app.connect("config-inited", lock_site)
     app.connect("builder-inited", generate_pages)
     app.connect("build-finished", redirect_to_root_doc)
     app.connect("build-finished", unlock_site, priority=900)
+    setup_site(app)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

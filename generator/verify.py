@@ -386,8 +386,10 @@ def site_findings(pages: dict[str, str], mappings: list[LoadedMapping], hand_wri
 def _links(markdown: str) -> list[str]:
     hrefs = []
     for token in _MARKDOWN.parse(markdown):
-        for child in token.children or []:
-            href = child.attrGet("href") if child.type == "link_open" else None
+        found = [child.attrGet("href") for child in token.children or [] if child.type == "link_open"]
+        if token.type == "fence" and token.info.startswith("{raw} html"):  # the overview's tables
+            found += [re.sub(r"\.html(?=$|#)", ".md", href) for href in re.findall(r'href="([^"]+)"', token.content)]
+        for href in found:
             if href and not re.match(r"^[a-z][a-z0-9+.-]*:", href) and not href.startswith("#"):
                 hrefs.append(href.split("#", 1)[0])
     return hrefs

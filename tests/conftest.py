@@ -74,3 +74,13 @@ def mapping_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The repository's site, built once per test session and shared by the site and browser tests."""
+    from .site_build import build_site
+
+    status, _, html = build_site(tmp_path_factory.mktemp("site"))
+    assert status == 0, "sphinx-build failed"
+    return html

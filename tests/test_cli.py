@@ -33,7 +33,7 @@ def test_new_writes_a_valid_mapping_runs_it_and_renders_its_page(tmp_path: Path)
     page = output / "torch.nn" / "HuberLoss.md"
     assert f"Rendered {page}" in completed.stdout
     assert "Ran its examples: 2 of 2 snippets ran." in completed.stdout
-    assert "\n# PyTorch\n" in page.read_text() and "\n# MindSpore\n" in page.read_text()
+    assert "{tab-item} PyTorch\n" in page.read_text() and "{tab-item} MindSpore\n" in page.read_text()
     again = cli("new", "torch.nn.HuberLoss", "mindspore.nn.HuberLoss", "--mappings", str(mappings), "--quiet")
     assert again.returncode == 1 and "Traceback" not in again.stderr
 

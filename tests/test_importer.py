@@ -409,7 +409,7 @@ def test_truncated_copies_of_good_pages_never_break_the_importer(tmp_path):
 @pytest.mark.parametrize("prefix", ["000", "003"])
 def test_imported_seed_renders_to_the_same_page_with_real_outputs(prefix, tmp_path):
     from generator.pipeline import Options, generate
-    from generator.render import escape_cell
+    from generator.render import name_cell
 
     page = _seed(prefix)
     expected = _seed_parts(page.read_text(encoding="utf-8"))
@@ -421,7 +421,7 @@ def test_imported_seed_renders_to_the_same_page_with_real_outputs(prefix, tmp_pa
     for _, signature in expected["signatures"]:
         assert f"```text\n{signature}\n```" in markdown
     for source, target in expected["names"]:
-        assert f"| {escape_cell(source)} | {escape_cell(target)} |" in markdown
+        assert f"| {name_cell(source)} | {name_cell(target)} |" in markdown
     run = generated.runs[(loaded.mapping.source.api, 0)]
     for code, side in zip(expected["code"], (run.source, run.target)):
         assert side.status == "ok" and side.outputs

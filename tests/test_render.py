@@ -30,7 +30,9 @@ def result(outputs=(), status="ok", error_type=None, error_message=None, error_l
 def render(tmp_path: Path, text: str = VALID_MAPPING, runs=None) -> str:
     write_mapping(tmp_path, "torch.nn/L1Loss.yaml", text)
     (loaded,) = load_mappings([tmp_path]).mappings
-    return Renderer().page(loaded, runs or {})
+    page = Renderer().page(loaded, runs or {})
+    assert page.startswith("---\n")  # front matter for the site (edit link, sidebar label, search)
+    return page.split("\n---\n", 1)[1]
 
 
 def html_of(markdown: str) -> str:
@@ -84,8 +86,8 @@ def test_page_layout_follows_the_seed_shape(tmp_path: Path):
         ("h3", "Code Example"),
     ]
     assert "| Categories | Subcategories | PyTorch | MindSpore | Difference |" in page
-    assert "| Parameters | Parameter 1 | reduction | reduction | \\- |" in page
-    assert "| Inputs | Input 1 | input | logits | Same function\\. |" in page
+    assert "| Parameters | Parameter 1 | `reduction` | `reduction` | \\- |" in page
+    assert "| Inputs | Input 1 | `input` | `logits` | Same function\\. |" in page
     assert "For more information, see [torch\\.nn\\.L1Loss](<https://docs.pytorch.org/docs/" in page
     assert "/api_python/nn/mindspore.nn.L1Loss.html>)" in page
     assert "PyTorch: Mean absolute error\\." in page
@@ -99,7 +101,7 @@ def test_row_numbers_are_derived_per_category(tmp_path: Path):
     text = VALID_MAPPING.replace(
         "  - {category: Parameters, source: reduction, target: reduction}\n"
         "  - {category: Inputs, source: input, target: logits, note: Same function.}", rows)
-    labels = [line.split("|")[1:3] for line in render(tmp_path, text).splitlines() if "| p" in line]
+    labels = [line.split("|")[1:3] for line in render(tmp_path, text).splitlines() if "| `p" in line]
     assert [[c.strip() for c in cells] for cells in labels] == [
         ["Parameters", "Parameter 1"], ["", "Parameter 2"], ["Inputs", "Input 1"], ["", "Input 2"], ["Outputs", "Output 1"],
     ]
@@ -111,21 +113,26 @@ def test_page_shows_outputs_verdict_and_provenance(tmp_path: Path):
         comparison=SimpleNamespace(verdict="agree", detail=""),
     )
     page = render(tmp_path, runs={0: run})
-    assert "# PyTorch\nprint(1 + 1)\n# 2\n\n# MindSpore\nprint(2)\n# 2\n" in page
+    # One tab per framework; output lines are emphasized lines, which the copy button leaves out.
+    assert "::::{tab-item} PyTorch\n:sync: torch\n\n```{code-block} python\n:class: mapping-code no-search\n:emphasize-lines: 2\n\nprint(1 + 1)\n# 2\n```" in page
+    assert "::::{tab-item} MindSpore\n:sync: mindspore\n\n```{code-block} python\n:class: mapping-code no-search\n:emphasize-lines: 2\n\nprint(2)\n# 2\n```" in page
     assert "{bdg-success}`outputs agree`" in page
     assert "printed by MindSpore 9\\.9\\.9 and PyTorch 9\\.9\\.9 on CPU \\(Test CPU\\)\\, on 2026\\-11\\-26" in page
 
 
-def test_unexpected_failure_is_a_warning_expected_one_a_note(tmp_path: Path):
+def test_failures_are_warnings_beside_their_code(tmp_path: Path):
     failing = SimpleNamespace(
         source=result([(1, "2")]), target=result([], "error", "RuntimeError", "The kernel L1Loss unregistered.", 1),
         comparison=SimpleNamespace(verdict="not compared", detail="target failed"),
     )
     page = render(tmp_path, runs={0: failing})
-    assert ":::{warning}\nThis example does not run on CPU with MindSpore 9\\.9\\.9\\: RuntimeError\\: The kernel L1Loss unregistered\\." in page
+    assert ("# RuntimeError: The kernel L1Loss unregistered.\n```\n\n:::{warning}\nThis example does not run on CPU\\: "
+            "MindSpore 9\\.9\\.9 has no CPU kernel for it\\. RuntimeError\\: The kernel L1Loss unregistered\\.") in page
+    assert "{failure-badge}`CPU`" in page  # the page header says so too
+    assert "Both compute the same value\\." in page and "> MindSpore failed on CPU here" in page
     declared = VALID_MAPPING + "    expected_failures:\n      - {side: target, devices: [cpu], error: unregistered, reason: No CPU kernel.}\n"
     page = render(tmp_path, declared, runs={0: failing})
-    assert ":::{note}\nThis example does not run on CPU with MindSpore 9\\.9\\.9" in page
+    assert ":::{warning}\nThis example does not run on CPU\\: MindSpore 9\\.9\\.9" in page
     assert "No CPU kernel\\." in page
 
 

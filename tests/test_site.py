@@ -17,7 +17,6 @@ from bs4 import BeautifulSoup
 from generator.loader import load_mappings
 
 from .conftest import ROOT, SEEDS
-from .site_build import build_site
 
 pytestmark = pytest.mark.frameworks
 
@@ -26,13 +25,6 @@ SEED_PAGES = {
     "001": "torch.nn.functional/soft_margin_loss",
     "003": "torch.nn/CrossEntropyLoss",
 }
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    status, _, html = build_site(tmp_path_factory.mktemp("site"))
-    assert status == 0, "sphinx-build failed"
-    return html
 
 
 def soup(path: Path) -> BeautifulSoup:
@@ -156,7 +148,9 @@ def run_alone(code: str) -> subprocess.CompletedProcess:
 
 
 def example_block(page: BeautifulSoup, number: int) -> str:
-    return page.select("article div.highlight-python pre")[number - 1].get_text()
+    """Example ``number``'s code, both frameworks' tabs in page order."""
+    tabs = page.select("article div.sd-tab-set")[number - 1]
+    return "\n".join(pre.get_text() for pre in tabs.select("div.highlight-python pre"))
 
 
 @pytest.mark.parametrize("page_path", ["torch.nn/CosineEmbeddingLoss", "torch.nn/CrossEntropyLoss"])
@@ -179,8 +173,20 @@ def test_soft_margin_loss_page_shows_the_missing_cpu_kernel(site: Path):
     assert "The kernel SoftMarginLoss unregistered" in completed.stderr  # the fact the page must show
     block = example_block(page, 1)
     assert "output = loss(logits, labels)\n# RuntimeError: The kernel SoftMarginLoss unregistered." in block
-    note = " ".join(page.select_one("article div.admonition").get_text().split())
-    assert "This example does not run on CPU with MindSpore 2.10.0: RuntimeError: The kernel SoftMarginLoss unregistered." in note
+    tabs = page.select("article div.sd-tab-set")[0]
+    mindspore_tab = tabs.select("div.sd-tab-content")[1]
+    warning = mindspore_tab.select_one("div.admonition.warning")  # next to the failing statement
+    assert warning is not None and mindspore_tab.select_one("div.highlight-python")
+    note = " ".join(warning.get_text().split())
+    assert ("This example does not run on CPU: MindSpore 2.10.0 has no CPU kernel for it. "
+            "RuntimeError: The kernel SoftMarginLoss unregistered.") in note
+    header = page.select_one("article h1").find_next("p")
+    assert header.select_one(".status-badge.status-fails").get_text() == "fails on CPU"
+    lead = " ".join(page.select_one("article blockquote").get_text().split())
+    assert lead.startswith("MindSpore failed on CPU here, so this page cannot show what the two sides compute.")
+    overview = soup(site / "docs" / "api" / "index.html")
+    (row,) = [tr for tr in overview.select("table.mapping-table tr") if "soft_margin_loss" in tr.get_text()]
+    assert row.select_one(".status-fails") is not None
 
 
 def test_pages_state_versions_device_and_date_of_their_outputs(site: Path):
@@ -190,3 +196,95 @@ def test_pages_state_versions_device_and_date_of_their_outputs(site: Path):
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     assert "The outputs on this page were printed by MindSpore 2.10.0 and PyTorch 2.13.0" in text
     assert "on CPU (" in text and f"on {today}." in text
+
+
+def test_a_dtype_error_is_described_as_an_error_on_every_device():
+    from types import SimpleNamespace
+
+    from generator.render import failure_description
+
+    kernel = SimpleNamespace(status="error", error_type="RuntimeError", error_message="The kernel Foo unregistered.")
+    dtype = SimpleNamespace(status="error", error_type="TypeError", error_message="For 'Add', the dtype int64 is not supported.")
+    assert "has no CPU kernel for it" in failure_description(kernel, "cpu", "MindSpore", "2.10.0")
+    described = failure_description(dtype, "cpu", "MindSpore", "2.10.0")
+    assert "expected on every device" in described and "does not run on CPU" not in described
+    declared = failure_description(dtype, "cpu", "MindSpore", "2.10.0", ["cpu"])  # the mapping says: CPU only
+    assert declared.startswith("This example does not run on CPU")
+
+
+def test_sidebar_lists_modules_and_only_the_current_modules_pages(site: Path):
+    page = soup(site / "docs" / "api" / "torch.nn" / "Linear.html")
+    sidebar = page.select_one(".sidebar-tree")
+    labels = [a.get_text() for a in sidebar.select("a")]
+    modules = sorted({loaded.mapping.source_module for loaded in repository_mappings()})
+    assert all(module in labels for module in modules)
+    assert "CrossEntropyLoss" in labels and "Linear" in labels  # torch.nn's pages, by short name
+    assert "soft_margin_loss" not in labels  # another module's page: not on this page
+    current = sidebar.select("li.current > a")
+    assert [a.get_text() for a in current] == ["API mapping overview", "torch.nn", "Linear"]
+
+
+def test_a_long_module_shows_a_window_of_its_pages():
+    from generator.site import NAV_WINDOW, _window
+
+    children = [f"page{number}" for number in range(100)]
+    shown, before, after = _window(children, "page50")
+    assert len(shown) == NAV_WINDOW and "page50" in shown and before + len(shown) + after == 100
+    assert _window(children[:10], "page3") == (children[:10], 0, 0)
+
+
+def test_each_module_has_an_index_page_with_its_table(site: Path):
+    for module in {loaded.mapping.source_module for loaded in repository_mappings()}:
+        page = soup(site / "docs" / "api" / "modules" / f"{module}.html")
+        names = {code.get_text() for code in page.select("table.mapping-table td:first-child code")}
+        expected = {loaded.mapping.source.api for loaded in repository_mappings() if loaded.mapping.source_module == module}
+        assert names == expected
+
+
+def test_overview_states_versions_and_links_api_names(site: Path):
+    overview = soup(site / "docs" / "api" / "index.html")
+    text = " ".join(overview.get_text().split())
+    assert "Compared: PyTorch 2.13.0 and MindSpore 2.10.0" in text
+    for row in overview.select("table.mapping-table tbody tr"):
+        link = row.select_one("td:first-child a")
+        assert link is not None and link.get_text().startswith("torch")
+        assert len(row.select(".status-badge:not(.status-fails)")) == 1
+
+
+def test_no_smart_quotes_and_names_in_code_font(site: Path):
+    page = soup(site / "docs" / "api" / "torch.nn" / "Conv2d.html")
+    text = page.select_one("article").get_text()
+    assert "pad_mode='pad'" in text and "\u2019" not in text
+    cells = [td for tr in page.select("article table tr") for td in tr.select("td")[2:4]]
+    assert any(td.select_one("code") and td.get_text(strip=True) == "in_channels" for td in cells)
+
+
+def test_edit_link_points_to_the_yaml_and_no_source_is_offered(site: Path):
+    page = soup(site / "docs" / "api" / "torch.nn" / "Linear.html")
+    edit = page.select_one(".edit-this-page a")
+    assert edit["href"].endswith("/edit/main/mappings/torch.nn/Linear.yaml")
+    assert page.select_one(".view-this-page") is None
+    assert not any(path.is_file() for path in (site / "_sources").rglob("*"))  # no generated MyST copied
+    assert soup(site / "docs" / "api" / "index.html").select_one(".edit-this-page") is None
+
+
+def test_coverage_counts_the_modules_own_public_api(site: Path):
+    from generator.coverage import public_api
+
+    api = public_api(("torch.nn.functional",))
+    assert "Tensor" not in api["torch.nn.functional"]  # a re-export of torch.Tensor
+    assert "conv2d" in api["torch.nn.functional"]  # compiled, exposed here
+    page = soup(site / "docs" / "api" / "coverage.html")
+    assert page.select(".unmapped-names li code")  # unmapped names as a list
+
+
+def test_doc_urls_follow_each_projects_versioned_pattern(monkeypatch):
+    from generator import frameworks
+
+    assert frameworks._mindspore_release("2.10.0") == "r2.10.0"  # published as r2.10.0 since 2.3
+    assert frameworks._mindspore_release("2.2.14") == "r2.2"
+    assert frameworks.FRAMEWORKS["mindspore"].doc_url("mindspore.nn.Dense", "class").endswith(
+        f"/docs/en/{frameworks._mindspore_release(frameworks.FRAMEWORKS['mindspore'].version)}"
+        "/api_python/nn/mindspore.nn.Dense.html")
+    monkeypatch.setitem(frameworks.DOC_URL_PATTERNS, "torch", "https://example.org/{release}/{api}")
+    assert frameworks.FRAMEWORKS["torch"].doc_url("torch.nn.Linear", "class").startswith("https://example.org/")

@@ -1,0 +1,268 @@
+"""The site around the pages: sidebar by source module, edit links, status badges, API-name search.
+
+Loaded by ``generator.sphinx_ext``. Contracts:
+
+- Navigation. The sidebar of a page is built from the toctrees Sphinx recorded: the root's entries,
+  with each entry on the path to the current page expanded one level. A branch with more than
+  ``NAV_WINDOW`` children shows only the children around the current page and a link to the
+  branch's own page (a module index lists all of them). So no page carries the whole list of
+  mappings, and a page's HTML does not grow with the number of mappings. Furo asks for the full
+  toctree of every page, which made writing quadratic; we answer that request with this tree.
+- Edit links. A page generated from a mapping carries ``edit_path`` in its front matter (the YAML
+  file, relative to the repository); "Edit this page" links there. Hand-written pages link to their
+  own source; other generated pages (overview, module indexes, coverage) have no edit link. No page
+  offers its generated MyST as "source" (``html_show_sourcelink`` is off in ``conf.py``).
+- Badges. ``{status-badge}`value``` shows a status by its title, ``{failure-badge}`CPU``` marks a
+  page or row whose example failed on that device; both are ``span.status-badge`` with one class
+  per kind, coloured by ``docs/_static/mappings.css``.
+- Search. ``_static/api-names.js`` lists every mapping page with its two API names (front matter
+  ``apis``); ``docs/_static/api-search.js`` puts the pages whose API names match a query above
+  Sphinx's full-text results on the search page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+
+from .schema import Status
+
+NAV_WINDOW = 25
+FAILURE_CLASS = "status-fails"
+
+
+# -- navigation -------------------------------------------------------------------------------
+
+def _parents(app: Sphinx) -> dict[str, str]:
+    """Each document's first including document, computed once per build."""
+    cached = getattr(app, "_mapping_nav_parents", None)
+    if cached is None:
+        cached = {}
+        for parent, children in app.env.toctree_includes.items():
+            for child in children:
+                cached.setdefault(child, parent)
+        app._mapping_nav_parents = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _path_to(app: Sphinx, pagename: str) -> list[str]:
+    """Documents from the root to ``pagename`` (only the root if the page is in no toctree)."""
+    parents, path, seen = _parents(app), [pagename], {pagename}
+    while path[-1] in parents and parents[path[-1]] not in seen:
+        seen.add(parents[path[-1]])
+        path.append(parents[path[-1]])
+    path.reverse()
+    return path if path[0] == app.config.root_doc else [app.config.root_doc]
+
+
+def nav_label(app: Sphinx, docname: str) -> str:
+    """A document's sidebar label; dotted API names may wrap after a dot, never inside a name."""
+    metadata = app.env.metadata.get(docname, {})
+    title = metadata.get("nav_label") or (app.env.titles[docname].astext() if docname in app.env.titles else docname)
+    return html.escape(str(title)).replace(".", ".<wbr>")
+
+
+def _window(children: list[str], current: str | None) -> tuple[list[str], int, int]:
+    """The children to show and how many are left out before and after them."""
+    if len(children) <= NAV_WINDOW:
+        return children, 0, 0
+    middle = children.index(current) if current in children else 0
+    start = max(0, min(middle - NAV_WINDOW // 2, len(children) - NAV_WINDOW))
+    return children[start:start + NAV_WINDOW], start, len(children) - start - NAV_WINDOW
+
+
+def _nav_list(app: Sphinx, pagename: str, parent: str, path: list[str], level: int, toggles: list[int]) -> str:
+    children = app.env.toctree_includes.get(parent, [])
+    on_path = path[level] if level < len(path) else None
+    shown, before, after = _window(children, on_path)
+    uri = app.builder.get_relative_uri
+    items = []
+    if before:
+        items.append(_more_item(uri(pagename, parent), level))
+    for child in shown:
+        current = child == on_path
+        inner = _nav_list(app, pagename, child, path, level + 1, toggles) if current else ""
+        classes = [f"toctree-l{level}"] + (["current"] if current else []) + (["current-page"] if child == pagename else [])
+        label = nav_label(app, child)
+        toggle = ""
+        if inner:  # the theme's expand toggle, open: this entry is on the way to the current page
+            classes.append("has-children")
+            toggles[0] += 1
+            name = f"toctree-checkbox-{toggles[0]}"
+            toggle = (f'<input checked="" class="toctree-checkbox" id="{name}" name="{name}" role="switch" '
+                      f'type="checkbox" aria-label="Toggle navigation of {html.escape(_plain(label))}"/>'
+                      f'<label for="{name}"><span class="icon"><svg><use href="#svg-arrow-right"></use></svg></span></label>')
+        items.append(f'<li class="{" ".join(classes)}"><a class="reference internal" href="{uri(pagename, child)}">'
+                     f"{label}</a>{toggle}{inner}</li>")
+    if after:
+        items.append(_more_item(uri(pagename, parent), level))
+    if not items:
+        return ""
+    opening = '<ul class="current">' if on_path else "<ul>"
+    return opening + "".join(items) + "</ul>"
+
+
+def _plain(label: str) -> str:
+    return html.unescape(label.replace("<wbr>", ""))
+
+
+def _more_item(href: str, level: int) -> str:
+    # No count in the label: adding a page must not change the sidebar of every page beside it.
+    return (f'<li class="toctree-l{level} nav-more"><a class="reference internal" href="{href}">'
+            "more …</a></li>")
+
+
+def navigation_html(app: Sphinx, pagename: str) -> str:
+    """This page's sidebar tree, in the markup Furo gives its own (expand toggles included)."""
+    root = app.config.root_doc
+    return _nav_list(app, pagename, root, _path_to(app, pagename), 1, [0])
+
+
+def install_navigation(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Answer the theme's request for the site toctree with the bounded sidebar of this page.
+
+    Furo re-parses whatever ``toctree()`` returns to add its toggles (23 ms a page); our tree has
+    them already, so Furo gets an empty tree and ``furo_sidebar`` sets ours after its handler ran."""
+    if "toctree" in context:
+        tree = navigation_html(app, pagename)
+        context["_mapping_navigation"] = tree
+        context["toctree"] = (lambda **_options: "") if app.config.html_theme == "furo" else (lambda **_options: tree)
+
+
+def furo_sidebar(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    if app.config.html_theme == "furo" and "_mapping_navigation" in context:
+        context["furo_navigation_tree"] = context["_mapping_navigation"]
+
+
+def reset_navigation(app: Sphinx, env) -> None:
+    app._mapping_nav_parents = None  # type: ignore[attr-defined]
+
+
+def remember_toctrees(app: Sphinx, env, docnames: list[str]) -> None:
+    app._mapping_toctrees_before = {parent: list(children)  # type: ignore[attr-defined]
+                                    for parent, children in env.toctree_includes.items()}
+
+
+def stale_sidebars(app: Sphinx, env) -> list[str]:
+    """Pages whose sidebar changed because a toctree they show changed (a mapping added or removed).
+
+    Sphinx rewrites the pages it re-read; a sidebar also shows its ancestors' lists, so when a list
+    changes, the pages below it (only those near the change, in a windowed list) are written too."""
+    before = getattr(app, "_mapping_toctrees_before", None)
+    if before is None:
+        return []
+    stale: set[str] = set()
+    for parent, children in env.toctree_includes.items():
+        old = before.get(parent, [])
+        if old == children:
+            continue
+        kept, removed = set(old), set(old) - set(children)
+        changed = [index for index, child in enumerate(children) if child not in kept]
+        changed += [min(old.index(child), len(children)) for child in removed]
+        for index, child in enumerate(children):
+            if len(children) <= NAV_WINDOW or any(abs(index - at) <= NAV_WINDOW for at in changed):
+                stale.add(child)
+                stale.update(_descendants(env, child))
+    return sorted(stale & env.found_docs)
+
+
+def _descendants(env, docname: str) -> set[str]:
+    found, pending = set(), list(env.toctree_includes.get(docname, []))
+    while pending:
+        child = pending.pop()
+        if child not in found:
+            found.add(child)
+            pending.extend(env.toctree_includes.get(child, []))
+    return found
+
+
+# -- page context: edit link, table of contents ------------------------------------------------
+
+def page_context(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    metadata = context.get("meta") or {}
+    repository = app.config.mapping_repository.rstrip("/")
+    edit = None
+    if repository and "edit_path" in metadata:
+        edit = metadata["edit_path"]
+    elif repository and context.get("page_source_suffix") and not pagename.startswith(_generated_prefix(app)):
+        edit = f"{pagename}{context['page_source_suffix']}"
+    context["theme_source_repository"] = ""
+    context["theme_source_edit_link"] = (
+        f"{repository}/edit/{app.config.mapping_repository_branch}/{edit}" if edit else "")
+    context["theme_source_view_link"] = ""
+    if context.get("toc"):
+        context["toc"] = _breakable_names(context["toc"])
+
+
+def _generated_prefix(app: Sphinx) -> str:
+    return Path(app.config.mapping_output).as_posix().rstrip("/") + "/"
+
+
+_LINK_TEXT = re.compile(r"(<a [^>]*>)([^<]*)(</a>)")
+
+
+def _breakable_names(toc: str) -> str:
+    """Let long dotted names in the page's table of contents wrap after a dot."""
+    return _LINK_TEXT.sub(lambda m: m.group(1) + m.group(2).replace(".", ".<wbr>") + m.group(3), toc)
+
+
+# -- badges ---------------------------------------------------------------------------------
+
+def status_badge_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    try:
+        status = Status(text.strip())
+    except ValueError:
+        message = inliner.reporter.error(f"unknown status {text!r}", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, message)], [message]
+    return [nodes.inline(status.title, status.title, classes=["status-badge", f"status-{status.value}"])], []
+
+
+def failure_badge_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    label = f"fails on {text.strip()}"
+    return [nodes.inline(label, label, classes=["status-badge", FAILURE_CLASS])], []
+
+
+# -- API-name search index ------------------------------------------------------------------
+
+def write_api_index(app: Sphinx, exception: Exception | None) -> None:
+    """``_static/api-names.js``: [title, url from the site root, API names] per mapping page."""
+    if exception is not None or app.builder.format != "html":
+        return
+    entries = []
+    for docname in sorted(app.env.found_docs):
+        apis = app.env.metadata.get(docname, {}).get("apis")
+        if apis:
+            title = app.env.titles[docname].astext() if docname in app.env.titles else docname
+            entries.append([title, app.builder.get_target_uri(docname), str(apis).split()])
+    target = Path(app.outdir) / "_static" / "api-names.js"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("window.MAPPING_API_NAMES = " + json.dumps(entries, separators=(",", ":")) + ";\n",
+                      encoding="utf-8")
+
+
+def add_search_script(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Only the search page loads the API-name index."""
+    if pagename == "search" and "script_files" in context:
+        context["script_files"] = [*context["script_files"], "_static/api-names.js", "_static/api-search.js"]
+
+
+def setup_site(app: Sphinx) -> None:
+    app.add_config_value("mapping_repository", "", "html", str)
+    app.add_config_value("mapping_repository_branch", "main", "html", str)
+    app.add_css_file("mappings.css")
+    app.add_js_file("mappings.js", defer="defer")
+    app.add_role("status-badge", status_badge_role)
+    app.add_role("failure-badge", failure_badge_role)
+    app.connect("env-updated", reset_navigation)
+    app.connect("env-before-read-docs", remember_toctrees)
+    app.connect("env-get-updated", stale_sidebars)
+    app.connect("html-page-context", install_navigation, priority=400)  # before the theme's handler
+    app.connect("html-page-context", furo_sidebar, priority=600)  # after it
+    app.connect("html-page-context", page_context)
+    app.connect("html-page-context", add_search_script)
+    app.connect("build-finished", write_api_index)
