@@ -2,8 +2,11 @@
 
     .venv/bin/python benchmarks/bench_execute.py [N] [--samples 20] [--jobs J]
 
-1. Per-snippet overhead: a warm worker (round trip minus the snippet's own run time) against a
-   fresh ``python -c`` that imports the framework, per framework, measured interleaved.
+1. Per-snippet overhead: a warm worker (round trip minus the snippet's own run time; this
+   includes the reset and the isolation check that replaces a worker whose state changed) against
+   a fresh ``python -c`` that imports the framework, per framework, measured interleaved; and how
+   many workers were replaced on the way (0 expected: plain snippets change nothing). Then the
+   cost of one snippet that changes global state (its worker replaced before the next snippet).
 2. N synthetic mappings (two tiny snippets each) written as mapping YAML to a temporary folder:
    a cold run (empty cache), a warm run (cache full, same process), a no-op run in a fresh
    process (start, load YAML, cache look-ups; target <= 2 s for N = 1000), and how many snippets
@@ -64,6 +67,7 @@ def overhead(samples: int) -> None:
             pool.run([Snippet(framework, "print('warm-up')")])
             warm: list[float] = []
             fresh: list[float] = []
+            replaced = 0
             for sample in range(samples):
                 code = f"x = {sample} + 1\nprint(x)"
                 began = time.perf_counter()
@@ -72,9 +76,14 @@ def overhead(samples: int) -> None:
                 assert done.stdout.strip() == str(sample + 1), done.stderr[-500:]
                 pool.run([Snippet(framework, f"{code}\n# warm {sample}.{k}") for k in range(10)])
                 warm.extend(trip - own for trip, own in zip(pool.stats.round_trips, pool.stats.durations))
+                replaced += pool.stats.workers_replaced
             warm_median, fresh_median = statistics.median(warm), statistics.median(fresh)
-            print(f"{framework:>9}: warm pool {ms(warm_median)} ({len(warm)} snippets), "
+            print(f"{framework:>9}: warm pool {ms(warm_median)} ({len(warm)} snippets, {replaced} workers replaced), "
                   f"fresh `python -c` {ms(fresh_median)}, ratio {fresh_median / warm_median:,.0f}x")
+            began = time.perf_counter()
+            pool.run([Snippet(framework, "import builtins\nbuiltins.hostile = 1"), Snippet(framework, "print(1)")])
+            print(f"{'':>9}  a snippet that changes global state, then one more: {ms(time.perf_counter() - began)} "
+                  f"({pool.stats.workers_replaced} worker replaced)")
 
 
 NOOP = """

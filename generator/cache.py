@@ -4,8 +4,10 @@ One table, ``results(key, result, created)``: the key is a sha256 (see ``execute
 the result a JSON object (``SnippetResult.to_dict()``). The file is never trusted blindly: a file
 that is not an sqlite database, fails ``PRAGMA quick_check``, or raises a database error later is
 reported with a warning naming it, moved aside to ``<name>.corrupt`` and rebuilt empty. A row
-whose JSON cannot be read is dropped and counts as a miss. If even a fresh file cannot be
-created, the cache warns once and works as an empty, write-nothing cache.
+whose JSON cannot be read is dropped and counts as a miss. A cache that cannot be WRITTEN (a
+read-only file or folder, a full disk) is not corrupt: it warns once, keeps serving what it holds
+(opened read-only if need be) and saves nothing more. If even a fresh file cannot be created, the
+cache warns once and works as an empty, write-nothing cache.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class ResultCache:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.db: sqlite3.Connection | None = None
+        self.writable = True
         self._open()
 
     # -- opening and recovery
@@ -42,6 +45,8 @@ class ResultCache:
             if _busy(error):
                 warnings.warn(f"result cache {self.path} is busy ({error}); running without a cache",
                               CacheWarning, stacklevel=3)
+                return
+            if _cannot_write(error) and self._open_read_only(error):
                 return
             self._set_aside(error)
         try:
@@ -73,6 +78,29 @@ class ResultCache:
             raise
         return db
 
+    def _open_read_only(self, error: Exception) -> bool:
+        """Serve an existing, sound file that cannot be written; False if there is none."""
+        if not self.path.is_file():
+            return False
+        try:
+            db = sqlite3.connect(f"{self.path.absolute().as_uri()}?immutable=1", uri=True, isolation_level=None)
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                db.close()
+                return False
+            db.execute("SELECT key, result FROM results LIMIT 1").fetchall()
+        except sqlite3.Error:
+            return False
+        self.db = db
+        self._read_only(error)
+        return True
+
+    def _read_only(self, error: Exception) -> None:
+        if self.writable:
+            warnings.warn(f"result cache {self.path} cannot be written ({error}); its results are used, "
+                          f"new ones are not saved", CacheWarning, stacklevel=4)
+        self.writable = False
+
     def _set_aside(self, error: Exception) -> None:
         self.close()
         aside = self.path.with_name(self.path.name + ".corrupt")
@@ -100,6 +128,9 @@ class ResultCache:
             warnings.warn(f"result cache {self.path} is busy ({error}); results not read or saved this time",
                           CacheWarning, stacklevel=4)
             return
+        if _cannot_write(error):
+            self._read_only(error)
+            return
         self._set_aside(error)
         self._open()
 
@@ -125,7 +156,7 @@ class ResultCache:
                         found[key] = value
                     else:
                         bad.append(key)
-            if bad:
+            if bad and self.writable:
                 self.db.executemany("DELETE FROM results WHERE key = ?", [(key,) for key in bad])
         except sqlite3.DatabaseError as error:
             self._failed(error)
@@ -140,7 +171,7 @@ class ResultCache:
 
     def put_many(self, items: Iterable[tuple[str, dict]]) -> None:
         rows = [(key, json.dumps(result), time.time()) for key, result in items]
-        if self.db is None or not rows:
+        if self.db is None or not rows or not self.writable:
             return
         try:
             self.db.execute("BEGIN")
@@ -155,7 +186,7 @@ class ResultCache:
             self._failed(error)
 
     def delete(self, keys: Iterable[str]) -> None:
-        if self.db is None:
+        if self.db is None or not self.writable:
             return
         try:
             self.db.executemany("DELETE FROM results WHERE key = ?", [(key,) for key in keys])
@@ -189,3 +220,11 @@ class ResultCache:
 def _busy(error: sqlite3.DatabaseError) -> bool:
     return isinstance(error, sqlite3.OperationalError) and any(
         word in str(error).lower() for word in ("locked", "busy"))
+
+
+def _cannot_write(error: sqlite3.DatabaseError) -> bool:
+    """A failure to write (permissions, a full disk), as opposed to a damaged file."""
+    text = str(error).lower()
+    return isinstance(error, sqlite3.OperationalError) and any(
+        words in text for words in ("readonly", "read-only", "disk is full", "disk i/o error", "unable to open",
+                                    "no space", "permission"))

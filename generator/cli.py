@@ -40,7 +40,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .verify import example_findings
+
     generated = generate(_mapping_paths(args), args.output, _execution_options(args))
+    failures = [finding for loaded in generated.mappings
+                for finding in example_findings(loaded, generated.runs, args.device) if finding.check == "example"]
+    for finding in failures:
+        print(finding, file=sys.stderr)
     summary = summarize(generated.runs)
     print(
         f"{len(generated.mappings)} mappings, {summary['snippets']} snippets: {summary['ok']} ran, "
@@ -50,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if args.report:
         print(f"Report written to {args.report}")
-    return 0
+    return 1 if failures else 0
 
 
 def _execution_options(args: argparse.Namespace) -> Options:

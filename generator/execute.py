@@ -8,12 +8,19 @@ another, restoring global state between them (see ``worker.Worker`` for the list
 workers exist at most, in total; a framework's workers start only when it has snippets to run.
 Snippets of one framework share a queue; one thread per worker feeds it and watches it:
 
-* a snippet that runs past ``Snippet.timeout`` gets its worker killed (with the worker's whole
-  process group) and is recorded as ``timeout``;
+* a snippet that runs past ``Snippet.timeout`` gets its worker killed (with every process its
+  snippets started, including those in new sessions) and is recorded as ``timeout``;
 * a worker that dies (segfault, ``os.abort()``, ``os._exit(3)``, the kernel's OOM killer) is
   recorded as ``crash`` with its signal or exit code;
 * in both cases what the statements printed before (and the one that was running) is recovered
-  from the worker's capture files, the next snippet gets a fresh worker, and the run goes on.
+  from the worker's capture files, the next snippet gets a fresh worker, and the run goes on;
+* a snippet that changed process state the reset cannot undo gets its worker replaced after it
+  (``worker.ProcessState``).
+
+Snippets run in their own PID namespace where the machine allows it: they cannot signal the
+builder. SIGTERM while examples run unwinds like Ctrl-C (``KeyboardInterrupt``), closing every
+worker; a builder killed outright is noticed by each worker's supervisor (its lifeline pipe
+closes), which kills what is left and removes the worker's folder.
 
 Caching
 -------
@@ -39,6 +46,7 @@ import tempfile
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,6 +63,7 @@ DEVICES = ("cpu", "gpu", "ascend")
 DEFAULT_MEMORY_LIMIT = 8 << 30  # bytes a worker may allocate on top of what it uses when warm
 START_TIMEOUT = 300.0  # seconds for a worker to import its framework
 TIMEOUT_SLACK = 0.25  # seconds on top of Snippet.timeout for the reset and the messages
+DEATH_GRACE = 2.0  # seconds for a dead worker's supervisor to report how the worker ended
 _ROOT = str(ROOT)
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from generator.worker import main; "
          "del sys.path[0]; args = sys.argv[2:]; del sys.argv[1:]; main(args)")
@@ -213,6 +222,7 @@ class WorkerProcess:
         self.info: dict = {}
         self._request_fd = -1
         self._result_fd = -1
+        self._lifeline_fd = -1  # while open, the worker's supervisor lives; closed (or we die): all goes
         self._buffer = bytearray()
 
     @property
@@ -223,20 +233,22 @@ class WorkerProcess:
         self.folder = Path(tempfile.mkdtemp(prefix=f"apimap-{self.framework}-"))
         request_read, self._request_fd = os.pipe()
         self._result_fd, result_write = os.pipe()
+        lifeline_read, self._lifeline_fd = os.pipe()
         out = open(self.folder / "stdout", "a+b")
         err = open(self.folder / "stderr", "a+b")
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-u", "-X", "faulthandler", "-c", _BOOT, _ROOT, self.framework, self.device,
-                 str(request_read), str(result_write), str(self.folder), str(self.memory_limit), str(self.threads)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(request_read, result_write),
+                 str(request_read), str(result_write), str(lifeline_read), str(self.folder), str(self.memory_limit),
+                 str(self.threads)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(request_read, result_write, lifeline_read),
                 cwd=self.folder, env=_worker_env(), start_new_session=True)
         except OSError as error:
             self.close()
             raise WorkerStartError(f"cannot start a {self.framework} worker: {error}") from error
         finally:
-            os.close(request_read)
-            os.close(result_write)
+            for fd in (request_read, result_write, lifeline_read):
+                os.close(fd)
             out.close()
             err.close()
         try:
@@ -263,7 +275,7 @@ class WorkerProcess:
             self._kill()
             return self._lost(snippet, "timeout", "Timeout", f"timed out after {snippet.timeout:g} s", started)
         except (_Died, OSError, ValueError):
-            code = self._kill()
+            code = self._kill(grace=DEATH_GRACE)
             if code is not None and code < 0:
                 try:
                     name = signal.Signals(-code).name
@@ -358,10 +370,19 @@ class WorkerProcess:
         except (OSError, TypeError):
             return ""
 
-    def _kill(self) -> int | None:
-        """Kill the worker and whatever its snippets started; its exit status."""
+    def _kill(self, grace: float = 0.0) -> int | None:
+        """Kill the worker and whatever its snippets started; its exit status.
+
+        The worker's supervisor ends the way the worker ended; ``grace`` seconds to let it say how
+        (a worker that died takes its supervisor with it a moment later)."""
         if self.proc is None:
             return None
+        if grace:
+            try:
+                return self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        protocol.kill_tree(self.proc.pid)
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -370,7 +391,7 @@ class WorkerProcess:
 
     def close(self) -> None:
         self._kill()
-        for name in ("_request_fd", "_result_fd"):
+        for name in ("_request_fd", "_result_fd", "_lifeline_fd"):
             fd = getattr(self, name)
             if fd >= 0:
                 try:
@@ -460,7 +481,8 @@ class Executor:
             snippet = snippets[indexes[0]]
             by_framework.setdefault(snippet.framework, []).append((key, snippet))
         stats.executed = len(pending)
-        with Progress(len(pending), f"running examples ({self.device})", self.progress) as bar:
+        with _terminate_as_interrupt(), \
+                Progress(len(pending), f"running examples ({self.device})", self.progress) as bar:
             for key, result in self._execute(by_framework):
                 result.produced_on = datetime.now(timezone.utc).date().isoformat()
                 for index in pending[key]:
@@ -575,6 +597,25 @@ class Executor:
         return SnippetResult("crash", [], "", "WorkerStartError", protocol.first_line(str(error)), None, 0.0,
                              FRAMEWORKS[name].version or "unknown", self.device,
                              protocol.cpu_name() if self.device == "cpu" else "")
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """While examples run, SIGTERM (a CI cancel) unwinds like Ctrl-C: every worker, everything its
+    snippets started and the workers' folders go before the process exits. (Were the builder
+    killed outright, each worker's supervisor does the same when the builder's lifeline closes.)"""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(number, frame):
+        raise KeyboardInterrupt(f"terminated by {signal.Signals(number).name}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _lookup(cache: ResultCache, keys: list[str]):

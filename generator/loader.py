@@ -4,10 +4,11 @@ Every problem in every file is collected, each with ``file:line:column`` and the
 so a contributor fixes them all in one pass. Nothing here raises on bad input: problems are data.
 
 Hostile files cost bounded work: only regular files are opened (a FIFO or a device is refused
-without opening it), at most ``MAX_FILE_BYTES`` are read, and the YAML is bounded while it is
-composed, before any Python object is built: nesting depth, number of aliases, and the size the
-document would have once every alias is expanded (``MAX_NODES`` values, ``MAX_FILE_BYTES``
-characters), each measured in one pass over the composed nodes, linear in the file's size.
+without opening it), at most ``MAX_FILE_BYTES`` are read, and the YAML (composed by libyaml where
+installed) is bounded before any Python object is built: nesting depth and aliases are counted on
+the event stream, and the size the document would have once every alias is expanded
+(``MAX_NODES`` values, ``MAX_FILE_BYTES`` characters) is measured in one pass over the composed
+nodes, linear in the file's size.
 """
 
 from __future__ import annotations
@@ -123,56 +124,79 @@ class _TooLarge(Exception):
         self.mark = mark
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """A composer that refuses, as it goes, YAML too deep or too large once aliases expand.
+# libyaml (PyYAML's C parser) when it is installed: composing in C is the bulk of a no-op build's
+# loading time, and the Python parser gives the same nodes, marks and errors.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_COLLECTION_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_COLLECTION_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
-    For each composed node it keeps (values, characters, depth) of its expansion, computed from
-    its children's, so an alias costs one look-up however often its target repeats."""
 
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self._nesting = 0
-        self._aliases = 0
-        self._expanded: dict[int, tuple[int, int, int]] = {}
+def compose_bounded(text: str) -> yaml.Node | None:
+    """The YAML's node graph, or ``_TooLarge`` for YAML too deep, with too many aliases, or too
+    large once aliases expand. Depth and aliases are counted on the event stream first, so the
+    composer never recurses deeply; an alias is one node shared by its uses, and the expanded size
+    is measured on that graph, so the work grows with the file, not with what the aliases expand to.
+    """
+    _check_events(yaml.parse(text, Loader=_SafeLoader))
+    node = yaml.compose(text, Loader=_SafeLoader)
+    if node is not None:
+        _check_expansion(node)
+    return node
 
-    def compose_node(self, parent, index):
-        mark = self.peek_event().start_mark
-        if self.check_event(yaml.AliasEvent):
-            return self._alias(parent, index, mark)
-        self._nesting += 1
-        if self._nesting > MAX_DEPTH:
-            raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep", mark)
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self._nesting -= 1
-        self._measure(node)
-        return node
 
-    def _alias(self, parent, index, mark: yaml.Mark) -> yaml.Node:
-        self._aliases += 1
-        if self._aliases > MAX_ALIASES:
-            raise _TooLarge(f"more than {MAX_ALIASES} aliases (*name)", mark)
-        node = super().compose_node(parent, index)
-        if id(node) not in self._expanded:
-            raise _TooLarge("an alias refers to a node that contains it (a recursive alias)", mark)
-        return node
+def _check_events(events) -> None:
+    open_anchors: list[str | None] = []  # the anchor of each collection being read, outermost first
+    aliases = 0
+    for event in events:
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _TooLarge(f"more than {MAX_ALIASES} aliases (*name)", event.start_mark)
+            if event.anchor in open_anchors:
+                raise _TooLarge("an alias refers to a node that contains it (a recursive alias)", event.start_mark)
+        elif isinstance(event, _COLLECTION_ENDS):
+            open_anchors.pop()
+        elif isinstance(event, (*_COLLECTION_STARTS, yaml.ScalarEvent)):
+            if len(open_anchors) + 1 > MAX_DEPTH:
+                raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+            if isinstance(event, _COLLECTION_STARTS):
+                open_anchors.append(event.anchor)
 
-    def _measure(self, node: yaml.Node) -> None:
+
+def _check_expansion(root: yaml.Node) -> None:
+    """(values, characters, depth) of each node once expanded, children before parents, without
+    recursion. The graph has no cycle: ``_check_events`` refused recursive aliases."""
+    expanded: dict[int, tuple[int, int, int]] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in expanded:
+            continue
         if isinstance(node, yaml.ScalarNode):
-            self._expanded[id(node)] = (1, len(node.value), 1)
-            return
-        children = [child for pair in node.value for child in pair] if isinstance(node, yaml.MappingNode) else node.value
-        measured = [self._expanded[id(child)] for child in children]
-        values = 1 + sum(item[0] for item in measured)
-        characters = sum(item[1] for item in measured)
-        depth = 1 + max((item[2] for item in measured), default=0)
-        if depth > MAX_DEPTH:
-            raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep once aliases are expanded", node.start_mark)
-        if values > MAX_NODES or characters > MAX_FILE_BYTES:
-            raise _TooLarge(f"expands to more than {MAX_NODES} values or {MAX_FILE_BYTES} characters "
-                            "(each alias repeats what it points to)", node.start_mark)
-        self._expanded[id(node)] = (values, characters, depth)
+            expanded[id(node)] = (1, len(node.value), 1)
+        elif children_done:
+            expanded[id(node)] = _measure(node, [expanded[id(child)] for child in _children(node)])
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return list(node.value)
+
+
+def _measure(node: yaml.Node, measured: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+    values = 1 + sum(item[0] for item in measured)
+    characters = sum(item[1] for item in measured)
+    depth = 1 + max((item[2] for item in measured), default=0)
+    if depth > MAX_DEPTH:
+        raise _TooLarge(f"nested more than {MAX_DEPTH} levels deep once aliases are expanded", node.start_mark)
+    if values > MAX_NODES or characters > MAX_FILE_BYTES:
+        raise _TooLarge(f"expands to more than {MAX_NODES} values or {MAX_FILE_BYTES} characters "
+                        "(each alias repeats what it points to)", node.start_mark)
+    return values, characters, depth
 
 
 def read_mapping_text(path: Path) -> str:
@@ -200,7 +224,7 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         return None, [Problem(path, 1, 1, "", f"cannot read file: {reason}")]
     try:
-        node = yaml.compose(text, Loader=_BoundedLoader)
+        node = compose_bounded(text)
         if node is None:
             return None, [Problem(path, 1, 1, "", "the file is empty; a mapping needs at least `source` and `status`")]
         positions: dict[FieldPath, Position] = {}

