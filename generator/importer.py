@@ -23,16 +23,22 @@ What the importer decides for the contributor, and warns about so they can check
 * Comment lines right after a ``print(...)`` are the page's copy of the output: they are
   dropped, since outputs come from running the code. Comments that read like prose are
   dropped too but named in a warning.
-* ``same_values`` is set only when both sides have code and either the example's note says
-  the APIs do the same ("achieve the same function", "same usage", "功能一致", "用法相同", ...,
-  without a "but"/"differ"/"但"/"不同") or both sides' dropped outputs are equal (as text, or
-  as numbers within the default tolerance). When the note says so but the page's numbers
-  differ, the tolerance is widened to cover them (with a warning); when they differ by more
-  than 1%, ``same_values`` is left off (with a warning).
+* ``same_values`` is set wherever both sides print: the real outputs decide, never the ones the
+  page typed (a disagreement is for ``verify`` to report). Code that runs on the CPU only as
+  written (``.numpy()`` on a tensor, say) gets ``cpu_only: true``.
+* Nothing is dropped silently: prose, lists, quotes, tables that are no differences table and
+  rows that cannot be placed go under ``remarks`` (or the section they sit in); a code block that
+  no marker or import attributes is kept as code in a section, shown but never run; imports
+  written once above both halves go to both sides. Each of these is a warning with its line.
+* Several source APIs on one page become ``other_pairs``; several targets of one source API
+  become ``alternatives`` (a ``mindspore.mint`` target is taken as the recommended one).
 
 Whatever the importer does not understand becomes a warning with its line; the rest of the
-page is still imported. A page that cannot give a valid mapping gets a warning and no file.
-Existing files are never overwritten.
+page is still imported. A page that cannot give a valid mapping gets a warning and no file. A
+page for a framework pair that is not configured (TensorFlow, say) gets one error naming it.
+A page whose source API already has a file adds its new pairs to that file (its target as an
+alternative, its examples after the file's own; the file is rewritten, so YAML comments in it
+are lost); a page whose pairs are all mapped already changes nothing.
 """
 
 from __future__ import annotations
