@@ -25,7 +25,7 @@ include_patterns = ["docs/**"]
 # Fragments that hand-written pages include, not pages of their own.
 exclude_patterns = ["docs/api/_*"]
 
-myst_enable_extensions = ["colon_fence"]
+myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
 
 html_theme = "furo"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import ROOT, __version__
-from .loader import load_mappings
+from .loader import load_mappings, placeholder_problems
 from .pipeline import DEFAULT_CACHE, DEFAULT_MAPPINGS, DEFAULT_OUTPUT, GenerationError, Options, generate, summarize
 from .schema import DEVICES, json_schema_text
 
@@ -27,7 +27,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .portability import portability_problems
 
     result = load_mappings(_mapping_paths(args))
-    problems = result.problems + [problem for loaded in result.mappings for problem in portability_problems(loaded)]
+    problems = result.problems + [problem for loaded in result.mappings
+                                  for problem in portability_problems(loaded) + placeholder_problems(loaded)]
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

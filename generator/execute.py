@@ -56,7 +56,7 @@ from . import worker as protocol
 from .cache import ResultCache
 from .compare import NOT_COMPARED, Comparison, compare_results
 from .devices import why_not_here
-from .frameworks import FRAMEWORKS, framework_of
+from .frameworks import FRAMEWORKS, framework_of, package_missing
 from .progress import Progress
 
 DEVICES = ("cpu", "gpu", "ascend")
@@ -690,7 +690,10 @@ def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", 
     items = []
     by_api = {loaded.mapping.source.api: loaded.mapping for loaded in mappings}
     for where, snippet in snippets_of(mappings):
-        reason = not_run_reason(by_api[where[0]].examples[where[1]], snippet.framework, device, frameworks)
+        mapping = by_api[where[0]]
+        side_api = mapping.source if where[2] == "source" else mapping.target
+        reason = not_run_reason(mapping.examples[where[1]], snippet.framework, device, frameworks) \
+            or package_missing(side_api.api)
         if reason is None:
             items.append((where, snippet))
         else:

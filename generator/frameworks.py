@@ -23,6 +23,7 @@ class Framework:
     key: str
     display: str
     distribution: str
+    namespaces: tuple[str, ...] = ()  # further top-level packages on this side, each its own distribution
 
     @property
     def version(self) -> str | None:
@@ -75,10 +76,28 @@ DOC_URL_PATTERNS: dict[str, str] = {
 }
 
 FRAMEWORKS: dict[str, Framework] = {
-    "torch": Framework("torch", "PyTorch", "torch"),
+    "torch": Framework("torch", "PyTorch", "torch", ("torchvision", "torchaudio", "torchtext")),
     "mindspore": Framework("mindspore", "MindSpore", "mindspore"),
 }
 
 
+_BY_ROOT = {root: framework for framework in FRAMEWORKS.values() for root in (framework.key, *framework.namespaces)}
+
+# Frameworks that pages in the seed format may come from but that no mapping can use yet: a page
+# from one gets a clear "not configured" error instead of warnings about PyTorch.
+UNCONFIGURED = {"tensorflow": "TensorFlow", "tf": "TensorFlow", "jax": "JAX", "paddle": "PaddlePaddle",
+                "keras": "Keras", "numpy": "NumPy"}
+
+
 def framework_of(api: str) -> Framework | None:
-    return FRAMEWORKS.get(api.split(".", 1)[0])
+    return _BY_ROOT.get(api.split(".", 1)[0])
+
+
+def package_missing(api: str) -> str | None:
+    """Why the package of ``api`` cannot be used here when it is a namespace of its framework
+    (torchvision on the PyTorch side, say) that is not installed; None otherwise."""
+    root = api.split(".", 1)[0]
+    framework = framework_of(api)
+    if framework is None or root == framework.key or installed_version(root) is not None:
+        return None
+    return f"{root} is not installed on this machine"

@@ -23,30 +23,36 @@ What the importer decides for the contributor, and warns about so they can check
 * Comment lines right after a ``print(...)`` are the page's copy of the output: they are
   dropped, since outputs come from running the code. Comments that read like prose are
   dropped too but named in a warning.
-* ``same_values`` is set only when both sides have code and either the example's note says
-  the APIs do the same ("achieve the same function", "same usage", "功能一致", "用法相同", ...,
-  without a "but"/"differ"/"但"/"不同") or both sides' dropped outputs are equal (as text, or
-  as numbers within the default tolerance). When the note says so but the page's numbers
-  differ, the tolerance is widened to cover them (with a warning); when they differ by more
-  than 1%, ``same_values`` is left off (with a warning).
+* ``same_values`` is set wherever both sides print: the real outputs decide, never the ones the
+  page typed (a disagreement is for ``verify`` to report). Code that runs on the CPU only as
+  written (``.numpy()`` on a tensor, say) gets ``cpu_only: true``.
+* Nothing is dropped silently: prose, lists, quotes, tables that are no differences table and
+  rows that cannot be placed go under ``remarks`` (or the section they sit in); a code block that
+  no marker or import attributes is kept as code in a section, shown but never run; imports
+  written once above both halves go to both sides. Each of these is a warning with its line.
+* Several source APIs on one page become ``other_pairs``; several targets of one source API
+  become ``alternatives`` (a ``mindspore.mint`` target is taken as the recommended one).
 
 Whatever the importer does not understand becomes a warning with its line; the rest of the
-page is still imported. A page that cannot give a valid mapping gets a warning and no file.
-Existing files are never overwritten.
+page is still imported. A page that cannot give a valid mapping gets a warning and no file. A
+page for a framework pair that is not configured (TensorFlow, say) gets one error naming it.
+A page whose source API already has a file adds its new pairs to that file (its target as an
+alternative, its examples after the file's own; the file is rewritten, so YAML comments in it
+are lost); a page whose pairs are all mapped already changes nothing.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from .frameworks import FRAMEWORKS, framework_of
+from .frameworks import FRAMEWORKS, UNCONFIGURED, framework_of
 from .introspect import outside_strings
 from .loader import load_file
+from .portability import lint_code
 from .scaffold import dump_mapping, find_mapping_of, flow, mapping_path
 from .schema import Mapping
 
@@ -201,14 +207,18 @@ def _cells(line: str) -> list[str]:
 
 # --------------------------------------------------------------------------- recognising text
 
-_KNOWN_ROOTS = "|".join(sorted(FRAMEWORKS))
-_API = rf"(?:{_KNOWN_ROOTS})(?:\.[A-Za-z_]\w*)+"
+_KNOWN_ROOTS = "|".join(sorted({root for framework in FRAMEWORKS.values()
+                                  for root in (framework.key, *framework.namespaces)}, key=lambda r: (-len(r), r)))
+# ASCII identifiers only: in Chinese pages the characters next to a name are no part of it.
+_API = rf"(?<![A-Za-z0-9_.])(?:{_KNOWN_ROOTS})(?:\.[A-Za-z_][A-Za-z0-9_]*)+"
+_OTHER_ROOTS = "|".join(sorted(UNCONFIGURED, key=lambda r: (-len(r), r)))
+_OTHER_API = re.compile(rf"(?<![A-Za-z0-9_.])({_OTHER_ROOTS})(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 _TITLE_PATTERNS = (
     re.compile(rf"^(?:function\s+)?differences?\s+(?:with|from|between)\s+`?({_API})`?", re.IGNORECASE),
     re.compile(rf"^(?:比较)?与\s*`?({_API})`?\s*的(?:功能)?差异"),
 )
 _API_HEADING = re.compile(rf"^(?:class\s+)?`?({_API})`?\s*(?:\(.*\))?\s*$")
-_ANY_API = re.compile(rf"\b({_API})\b")
+_ANY_API = re.compile(rf"({_API})")
 _DIFFERENCES = re.compile(r"^(?:(?:function|api|main)\s+)?differences?$|^(?:功能)?差异(?:对比|分析)?$", re.IGNORECASE)
 _EXAMPLE = re.compile(r"^(?:code\s+examples?|examples?|代码示例|代码样例|示例)\s*\d*\s*$", re.IGNORECASE)
 _MORE_INFO = re.compile(r"(?:for\s+more\s+(?:information|details),?\s+see|更多内容详见|详见)\s*"
@@ -220,11 +230,12 @@ _URL = re.compile(r"^https?://\S+$")
 
 # Table header cells -> column roles.
 _COLUMNS = (
-    ("category", re.compile(r"^(categor(y|ies)|分类|类别)$", re.IGNORECASE)),
-    ("label", re.compile(r"^(sub-?categor(y|ies)|子类|子类别)$", re.IGNORECASE)),
-    ("source", re.compile(r"^(pytorch|torch)$", re.IGNORECASE)),
-    ("target", re.compile(r"^mindspore$", re.IGNORECASE)),
-    ("note", re.compile(r"^(differences?|差异|说明|description)$", re.IGNORECASE)),
+    ("category", re.compile(r"^(categor(y|ies)|分类|类别|类型|type|kind)$", re.IGNORECASE)),
+    ("label", re.compile(r"^(sub-?categor(y|ies)|子类|子类别|items?|项|参数项|name)$", re.IGNORECASE)),
+    ("source", re.compile(r"^(pytorch|torch)\b.*|.*\b(pytorch|torch)$", re.IGNORECASE)),
+    ("target", re.compile(r"^mindspore\b.*|.*\bmindspore$", re.IGNORECASE)),
+    ("note", re.compile(r"^(differences?|差异|差异说明|说明|描述|备注|descriptions?|notes?|remarks?|comments?|details?)$",
+                        re.IGNORECASE)),
 )
 # Row labels ("Parameter 3", "输入1", "Output") and category cells -> schema categories.
 _CATEGORIES = (
@@ -237,15 +248,10 @@ _DEPRECATED = re.compile(r"deprecat|废弃|弃用", re.IGNORECASE)
 _RENAMED = re.compile(r"different\s+(?:parameter\s+)?names?|names?\s+(?:are\s+)?differ|"
                       r"(?:parameter\s+)?names?\s+(?:is|are)\s+different|参数名(?:称)?(?:不同|不一致)|名称不同|命名不同",
                       re.IGNORECASE)
-_SAME = re.compile(r"achieve the same|same function|same usage|same functionality|"
-                   r"功能一致|功能相同|用法一致|用法相同|实现相同的功能|相同的功能", re.IGNORECASE)
-_CAVEAT = re.compile(r"\bbut\b|\bhowever\b|\bdiffer|\bexcept\b|但|不同|差异|区别", re.IGNORECASE)
 _SIDE_MARKER = re.compile(r"^\s*#+\s*(pytorch|torch|mindspore)(?:\s*(?:code|example|示例|代码))?\s*[:：]?\s*$",
                           re.IGNORECASE)
-_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 _PYTHON_INFO = {"", "python", "py", "python3", "pycon", "ipython"}
 
-_TOLERANCE = (1e-5, 1e-6)  # schema.Tolerance defaults: rtol, atol
 
 
 def _clean_cell(cell: str) -> str | None:
@@ -300,6 +306,10 @@ class _Page:
         self.table_line = 1
         self.examples: list[_ExampleDraft] = []
         self.sections: list[dict] = []
+        self.remarks: list[tuple[int, str]] = []  # (line, Markdown) kept under Differences
+        self.prose_code: list[tuple[int, str]] = []  # code blocks shown as they are, never run
+        self.other_framework: str | None = None
+        self.todo_summaries: set[str] = set()
 
     def warn(self, line: int, message: str) -> None:
         self.warnings.append(ImportWarning(self.path, line, message))
@@ -312,12 +322,15 @@ class _Page:
         example: _ExampleDraft | None = None
         pending_note: list[str] = []
         section: dict | None = None
+        self.shared_code: list[str] = []  # imports written once above both halves of an example
 
         def close_example() -> None:
             nonlocal example, pending_note
             if pending_note:
-                self.warn(note_line, "note without a code block after it; not imported")
+                self.warn(note_line, "note without a code block after it; kept as prose under Differences")
+                self.remarks.append((note_line, "\n\n".join(pending_note)))
             example, pending_note = None, []
+            self.shared_code = []
 
         note_line = 1
         for block in blocks:
@@ -339,36 +352,47 @@ class _Page:
                     example = None
                 else:
                     context = "section"
-                    section = {"title": block.text, "line": block.line, "text": [], "items": []}
+                    section = {"title": block.text, "line": block.line, "text": [], "items": [], "code": []}
                     self.sections.append(section)
                 continue
 
+            if block.kind == "table" and self._table(block):
+                continue  # a differences table, at any heading level
             if context == "preamble":
                 if block.kind == "para" and all(_BADGE.match(line) for line in block.text.splitlines()):
                     continue
-                self.warn(block.line, f"{_what(block)} before the first section; not imported")
+                self._keep_as_prose(block, "before the first section")
             elif context == "api":
                 self._api_block(api_part, block)
             elif context in ("differences", "example"):
                 if block.kind == "para" and context == "differences" and _SUMMARY.match(block.text):
                     self._summary(block)
-                elif block.kind == "table" and context == "differences":
-                    self._table(block)
+                elif block.kind == "para" and context == "differences" and example is None and not self.examples:
+                    self.remarks.append((block.line, block.text))  # free prose under Differences
                 elif block.kind in ("quote", "para"):
-                    if context == "differences" and not self.examples and example is None and block.kind == "para":
-                        self.warn(block.line, "paragraph in the Differences section is not a "
-                                              "'PyTorch: ...' or 'MindSpore: ...' summary; not imported")
-                        continue
                     if not pending_note:
                         note_line = block.line
                     pending_note.append(block.text)
                 elif block.kind == "code":
                     example, pending_note = self._code(block, example, pending_note)
+                elif block.kind == "table":
+                    self._keep_as_prose(block, "is not a differences table (no PyTorch and MindSpore columns)")
                 else:
-                    self.warn(block.line, f"{_what(block)} in a code example section; not imported")
+                    self._keep_as_prose(block, "in a code example section")
             elif context == "section":
                 self._section_block(section, block)
         close_example()
+
+    def _keep_as_prose(self, block: _Block, where: str) -> None:
+        """What has no place in the format is kept as prose under Differences, with a warning."""
+        text = _block_text(block)
+        if not text.strip():
+            return
+        self.warn(block.line, f"{_what(block)} {where}; kept as prose under Differences")
+        if block.kind == "code":
+            self.prose_code.append((block.line, text))
+        else:
+            self.remarks.append((block.line, text))
 
     def _title(self, block: _Block) -> None:
         if self.title_api is not None:
@@ -380,6 +404,15 @@ class _Page:
             if match:
                 self.title_api, self.title_line = match.group(1), block.line
                 return
+        other = _OTHER_API.search(text)
+        if other and not _ANY_API.search(text):
+            name = UNCONFIGURED[other.group(1)]
+            self.other_framework = name
+            self.warn(block.line, f"this page maps {name} APIs ({other.group(0)}); the {name} -> MindSpore "
+                                  f"pair is not configured (known source frameworks: "
+                                  f"{', '.join(f.display for f in FRAMEWORKS.values() if f.key != 'mindspore')}); "
+                                  "page not imported")
+            return
         found = _ANY_API.search(text)
         if found:
             self.title_api, self.title_line = found.group(1), block.line
@@ -407,20 +440,23 @@ class _Page:
             elif not text:
                 self.warn(block.line, f"empty code block under {part.api}; no signature in it")
             else:
-                self.warn(block.line, f"second code block under {part.api}; only the first is the signature")
+                self._keep_as_prose(block, f"after the signature of {part.api}")
             return
         if block.kind == "para":
             match = _MORE_INFO.search(block.text)
             if match:
                 url = match.group(2)
-                if _URL.match(url):
+                rest = _MORE_INFO.sub("", block.text).strip(" .。\n")
+                if _URL.match(url) and part.url is None and not rest:
                     part.url = url
-                else:
-                    self.warn(block.line, f"link {url!r} is not an http(s) address; not imported")
-                return
+                    return
+                if _URL.match(url) and part.url is None:
+                    part.url = url
+                elif not _URL.match(url):
+                    self.warn(block.line, f"link {url!r} is not an http(s) address; not used as the documentation link")
             if all(_BADGE.match(line) for line in block.text.splitlines()):
                 return
-        self.warn(block.line, f"{_what(block)} under {part.api} is neither its signature nor its link; not imported")
+        self._keep_as_prose(block, f"under {part.api} is neither its signature nor its link")
 
     def _summary(self, block: _Block) -> None:
         match = _SUMMARY.match(block.text)
@@ -436,22 +472,18 @@ class _Page:
             self.summaries[side] = (text, block.line)
 
     def _section_block(self, section: dict, block: _Block) -> None:
-        if block.kind in ("para", "quote"):
-            items = [line for line in block.text.splitlines()]
-            if block.kind == "para" and all(re.match(r"^([-*+]|\d+[.)])\s+", item) for item in items):
-                section["items"].extend(re.sub(r"^([-*+]|\d+[.)])\s+", "", item) for item in items)
-            else:
-                section["text"].append(block.text)
+        """Paragraphs, lists, quotes and non-difference tables stay the section's Markdown text
+        (lists keep their numbers); code is shown as it is."""
+        if block.kind == "code":
+            if block.text.strip():
+                section["code"].append(_block_text(block))
         else:
-            self.warn(block.line, f"{_what(block)} in section '{section['title']}'; not imported")
+            section["text"].append(_block_text(block))
 
     # ---- the table
 
-    def _table(self, block: _Block) -> None:
-        if self.table_seen:
-            self.warn(block.line, "second differences table; its rows are appended to the first's")
-        self.table_seen = True
-        self.table_line = block.line
+    def _table(self, block: _Block) -> bool:
+        """Read a differences table (True), or leave a table that is none to the caller (False)."""
         rows = block.rows
         header_line, header = rows[0]
         roles: dict[str, int] = {}
@@ -461,10 +493,15 @@ class _Page:
                 if pattern.match(name) and role not in roles:
                     roles[role] = index
                     break
-        if "source" not in roles or "target" not in roles or not ({"category", "label"} & roles.keys()):
-            self.warn(header_line, "table header is not 'Categories | Subcategories | PyTorch | MindSpore | "
-                                   "Difference'; table not imported")
-            return
+        if "source" not in roles or "target" not in roles or roles["source"] == roles["target"]:
+            return False
+        if self.table_seen:
+            self.warn(block.line, "second differences table; its rows are appended to the first's")
+        self.table_seen = True
+        self.table_line = block.line
+        if not ({"category", "label"} & roles.keys()):
+            self.warn(header_line, "table has no Categories / Subcategories column; rows are filed under "
+                                   "Parameters unless their names say otherwise")
         if "note" not in roles:
             self.warn(header_line, "table has no Difference column; rows are imported without notes")
         data = rows[1:]
@@ -477,9 +514,13 @@ class _Page:
         category = None
         counters: dict[str, int] = {}
         for line, cells in data:
-            if len(cells) != len(header):
-                self.warn(line, f"table row has {len(cells)} cells, the header has {len(header)}; row skipped")
+            if len(cells) > len(header):
+                self._keep_row(line, cells, f"table row has {len(cells)} cells, the header has {len(header)}")
                 continue
+            if len(cells) < len(header):
+                self.warn(line, f"table row has {len(cells)} cells, the header has {len(header)}; "
+                                "the missing cells are taken as empty")
+                cells = cells + [""] * (len(header) - len(cells))
             label_text = cells[roles["label"]] if "label" in roles else ""
             category_text = cells[roles["category"]] if "category" in roles else ""
             from_label, number = _category_of(label_text) if label_text.strip() else (None, None)
@@ -488,13 +529,17 @@ class _Page:
             unknown = [f"{what} {text.strip()!r}" for what, text, known in (
                 ("category", category_text, from_category), ("row label", label_text, from_label))
                 if text.strip() and known is None]
+            if row_category is None and not ({"category", "label"} & roles.keys()):
+                row_category = "Parameters"
             if unknown:
-                where = f"filed under {row_category}" if row_category else "row skipped"
+                where = f"filed under {row_category}" if row_category else "kept as prose"
                 self.warn(line, f"{' and '.join(unknown)} not understood (expected Parameters, Inputs, Outputs "
                                 f"/ 'Parameter N', 'Input N', 'Output'); {where}")
+                if row_category is None:
+                    self._keep_row(line, cells, None)
+                    continue
             elif row_category is None:
-                self.warn(line, "row has no category (Parameters, Inputs or Outputs); row skipped")
-            if row_category is None:
+                self._keep_row(line, cells, "row has no category (Parameters, Inputs or Outputs)")
                 continue
             if from_label and from_category and from_label != from_category:
                 self.warn(line, f"row label {label_text.strip()!r} does not belong to category "
@@ -504,7 +549,7 @@ class _Page:
             target = _clean_cell(cells[roles["target"]])
             note = _clean_cell(cells[roles["note"]]) if "note" in roles else None
             if source is None and target is None:
-                self.warn(line, "row names no parameter on either side; row skipped")
+                self._keep_row(line, cells, "row names no parameter on either side")
                 continue
             counters[row_category] = counters.get(row_category, 0) + 1
             if number is not None and number != counters[row_category]:
@@ -519,15 +564,28 @@ class _Page:
                 row["note"] = note
             row["_line"] = line
             self.rows.append(row)
+        return True
+
+    def _keep_row(self, line: int, cells: list[str], why: str | None) -> None:
+        if why:
+            self.warn(line, f"{why}; kept as prose under Differences")
+        text = " | ".join(cell.strip() for cell in cells if cell.strip())
+        if text:
+            self.remarks.append((line, text))
 
     # ---- code examples
 
     def _code(self, block: _Block, example: _ExampleDraft | None, note: list[str]):
         if block.info not in _PYTHON_INFO:
-            self.warn(block.line, f"```{block.info} block in a code example; only Python code is imported")
+            self._keep_as_prose(block, f"(```{block.info}) in a code example, not Python")
             return example, note
+        if _only_imports(block.text) and not any(_SIDE_MARKER.match(line) for line in block.text.split("\n")):
+            self.shared_code = [line for line in block.text.split("\n") if line.strip()]
+            return example, note  # imports written once for both sides
         halves = self._halves(block)
         for side, code, outputs in halves:
+            if self.shared_code:
+                code = "\n".join(line for line in self.shared_code if line not in code.split("\n")) + "\n" + code
             if example is None or getattr(example, side) is not None:
                 example = _ExampleDraft(block.line)
                 self.examples.append(example)
@@ -546,17 +604,22 @@ class _Page:
         if not marks:
             side = self._side_of(block.text)
             if side is None:
-                self.warn(block.line, "code block has no '# PyTorch' / '# MindSpore' marker and imports "
-                                      "both or neither framework; not imported")
+                self._keep_as_prose(block, "has no '# PyTorch' / '# MindSpore' marker and imports both or "
+                                           "neither framework")
                 return []
             parts.append((side, block.line + 1, lines))
         else:
-            before = lines[:marks[0][0]]
-            if any(line.strip() for line in before):
-                self.warn(block.line + 1, "lines before the first '# PyTorch' / '# MindSpore' marker; not imported")
+            before = [line for line in lines[:marks[0][0]] if line.strip()]
+            if before and _only_imports("\n".join(before)):
+                shared = before  # imports above both halves go to both sides
+            else:
+                shared = []
+                if before:
+                    self._keep_as_prose(_Block("code", block.line + 1, "\n".join(before)),
+                                        "before the first '# PyTorch' / '# MindSpore' marker")
             for number, (index, side) in enumerate(marks):
                 end = marks[number + 1][0] if number + 1 < len(marks) else len(lines)
-                parts.append((side, block.line + 2 + index, lines[index + 1:end]))
+                parts.append((side, block.line + 2 + index, shared + lines[index + 1:end]))
         result = []
         seen = set()
         for side, first_line, part in parts:
@@ -611,16 +674,30 @@ class _Page:
     # ---- building the mapping
 
     def mapping_data(self) -> dict | None:
-        source_part, target_part = self._parts()
-        if source_part is None:
+        if self.other_framework:
             return None
-        source_api = source_part.api
-        if target_part is None:
-            self.warn(self.title_line, f"no '## mindspore.…' section names the counterpart of {source_api}; "
+        sources, targets = self._parts()
+        if not sources:
+            return None
+        main = sources[0]
+        if not targets:
+            self.warn(self.title_line, f"no '## mindspore.…' section names the counterpart of {main.api}; "
                                        "page not imported")
             return None
-        data = {"source": self._side(source_part, "source"), "target": self._side(target_part, "target")}
-        data["status"] = self._status(source_part.api, target_part.api)
+        pairs = _pair_up(sources, targets)
+        main_target = pairs[0][1]
+        data = {"source": self._side(main, "source"), "target": self._side(main_target, "target")}
+        used = {id(target) for _, target in pairs}
+        alternatives = [{"target": self._side(target, "target")} for target in targets if id(target) not in used]
+        if alternatives:
+            data["alternatives"] = alternatives
+        other_pairs = [{"source": self._side(source, "source"), "target": self._side(target, "target")}
+                       for source, target in pairs[1:]]
+        if other_pairs:
+            data["other_pairs"] = other_pairs
+        data["status"] = self._status(main.api, main_target.api)
+        if self.remarks:
+            data["remarks"] = "\n\n".join(text for _, text in self.remarks)
         rows = [flow({key: value for key, value in row.items() if key != "_line"}) for row in self.rows]
         if rows:
             data["differences"] = rows
@@ -629,12 +706,14 @@ class _Page:
             entry = {"title": section["title"]}
             if section["text"]:
                 entry["text"] = "\n\n".join(section["text"])
-            if section["items"]:
-                entry["items"] = section["items"]
+            if section["code"]:
+                entry["code"] = section["code"]
             if len(entry) > 1:
                 sections.append(entry)
             else:
-                self.warn(section["line"], f"section '{section['title']}' has no text; not imported")
+                self.warn(section["line"], f"section '{section['title']}' has no text; only its title was there")
+        if self.prose_code:
+            sections.append({"title": "Code on the original page", "code": [text for _, text in self.prose_code]})
         if sections:
             data["sections"] = sections
         examples = [self._example(draft) for draft in self.examples]
@@ -644,10 +723,12 @@ class _Page:
             self.warn(self.title_line, "no code example found")
         return data
 
-    def _parts(self) -> tuple[_ApiPart | None, _ApiPart | None]:
+    def _parts(self) -> tuple[list[_ApiPart], list[_ApiPart]]:
+        """(source parts, main one first; target parts) of the page. When the title and the
+        sections name different APIs, the section (which carries the signature) wins."""
         if self.title_api is None and not self.apis:
             self.warn(1, "no title ('# Differences with torch.…') and no API sections; page not imported")
-            return None, None
+            return [], []
         source_api = self.title_api
         if source_api is None:
             source_api = self.apis[0].api
@@ -657,20 +738,19 @@ class _Page:
         others = [part for part in self.apis if framework_of(part.api) != framework]
         if not same:
             self.warn(self.title_line, f"no '## {source_api}' section with its signature")
-            source_part = _ApiPart(source_api, self.title_line)
-        else:
-            source_part = next((part for part in same if part.api == source_api), same[0])
-            if source_part.api != source_api:
-                self.warn(source_part.line, f"section '## {source_part.api}' differs from the title's "
-                                            f"{source_api}; the title's name is used")
-                source_part = _ApiPart(source_api, source_part.line, source_part.signature,
-                                       source_part.signature_line, source_part.url)
-        for part in same + others[1:]:
-            if part is not source_part and part.api != source_part.api:
-                self.warn(part.line, f"section '## {part.api}': a page maps one API to one counterpart; "
-                                     "not imported")
-        return source_part, (others[0] if others else None)
-
+            return [_ApiPart(source_api, self.title_line)], others
+        main = next((part for part in same if part.api == source_api), None)
+        if main is None:
+            main = same[0]
+            self.warn(main.line, f"the title names {source_api} but the section is '## {main.api}'; "
+                                 f"the section's API is used")
+        sources = [main] + [part for part in same if part is not main and part.api != main.api]
+        if len(sources) > 1:
+            self.warn(sources[1].line, f"the page covers {len(sources)} source APIs; each is a pair on one page")
+        if len(others) > len(sources):
+            self.warn(others[0].line, f"{len(others)} counterparts for {len(sources)} source API(s); the ones not "
+                                      "paired are listed as alternatives, check which is recommended")
+        return sources, others
     def _side(self, part: _ApiPart, role: str) -> dict:
         display = FRAMEWORKS[framework_of(part.api).key].display
         signature = part.signature
@@ -679,19 +759,21 @@ class _Page:
             signature = f"TODO: the signature of {part.api}"
         kind = _kind(part.api, signature)
         summary, _ = self.summaries.get(role, (None, 0))
-        if summary is None:
-            self.warn(part.line, f"no '{display}: …' summary after the Differences heading; "
-                                 "a TODO placeholder is written instead")
-            summary = f"TODO: say what {part.api} does." if role == "source" else \
-                f"TODO: say how {part.api} compares."
-        side = {"api": part.api, "kind": kind, "signature": signature, "summary": summary}
+        if summary is None and role not in self.todo_summaries:
+            self.todo_summaries.add(role)
+            self.warn(part.line, f"no '{display}: …' summary after the Differences heading; the page's other "
+                                 "prose is kept under Differences, no summary is written")
+        side = {"api": part.api, "kind": kind, "signature": signature}
+        if summary is not None:
+            side["summary"] = summary
         if part.url:
             side["url"] = part.url
         return side
 
     def _status(self, source_api: str, target_api: str) -> str:
-        if not self.table_seen:
-            self.warn(self.title_line, "no differences table; status set to parameters-differ as a guess")
+        if not self.table_seen or not self.rows:
+            what = "no differences table" if not self.table_seen else "the differences table has no rows"
+            self.warn(self.title_line, f"{what}; status set to parameters-differ as a guess, check it")
             return "parameters-differ"
         verdicts = []
         for row in self.rows:
@@ -716,46 +798,59 @@ class _Page:
         return status
 
     def _example(self, draft: _ExampleDraft) -> dict:
+        """Comparison is on wherever both sides print: the frameworks' real outputs decide, never
+        the outputs typed on the page (which are dropped)."""
         example: dict = {}
-        note = " ".join(" ".join(part.split()) for part in draft.note).strip() or None
+        note = "\n\n".join(part.strip() for part in draft.note if part.strip()) or None
         if note:
             example["note"] = note
         if draft.source:
             example["source"] = draft.source
         if draft.target:
             example["target"] = draft.target
-        if draft.source and draft.target:
-            same, tolerance = self._same_values(draft, note)
-            if same:
-                example["same_values"] = True
-            if tolerance:
-                example["tolerance"] = tolerance
+        if draft.source and draft.target and _prints(draft.source) and _prints(draft.target):
+            example["same_values"] = True
+        host_only = [message for side, code in (("torch", draft.source), ("mindspore", draft.target)) if code
+                     for _, _, message in lint_code(side, code)]
+        if host_only:  # the page's code as written runs on the CPU only: say so rather than rewrite it
+            example["cpu_only"] = True
+            self.warn(draft.line, f"example runs on the CPU only ({host_only[0]}); cpu_only set")
         return example
 
-    def _same_values(self, draft: _ExampleDraft, note: str | None) -> tuple[bool, dict | None]:
-        said_same = bool(note and _SAME.search(note) and not _CAVEAT.search(note))
-        left = "\n".join(draft.source_outputs)
-        right = "\n".join(draft.target_outputs)
-        if not left or not right:
-            return said_same, None
-        if " ".join(left.split()) == " ".join(right.split()):
-            return True, None
-        left_numbers, right_numbers = _numbers(left), _numbers(right)
-        if not left_numbers or len(left_numbers) != len(right_numbers):
-            return said_same, None
-        needed = _rtol_needed(left_numbers, right_numbers)
-        if needed <= _TOLERANCE[0]:
-            return True, None
-        if not said_same:
-            return False, None
-        if needed > 1e-2:
-            self.warn(draft.line, "the note says both APIs do the same, but the outputs on the page differ by "
-                                  f"{needed:.1e} (relative); same_values left off")
-            return False, None
-        rtol = 10.0 ** math.ceil(math.log10(needed))
-        self.warn(draft.line, f"the outputs on the page differ by {needed:.1e} (relative); "
-                              f"tolerance rtol={rtol:g} set for same_values, check it")
-        return True, {"rtol": rtol}
+
+def _pair_up(sources: list[_ApiPart], targets: list[_ApiPart]) -> list[tuple[_ApiPart, _ApiPart]]:
+    """Each source API with its counterpart: same last name and both methods (or both not) first,
+    then the target in the same position, then the first. One source alone takes a ``mint`` target
+    (the recommended kind in current MindSpore) before the others."""
+    def score(source: _ApiPart, target: _ApiPart) -> tuple:
+        same_name = source.api.rsplit(".", 1)[1].lower() == target.api.rsplit(".", 1)[1].lower()
+        same_kind = (".Tensor." in source.api) == (".Tensor." in target.api)
+        return (same_name and same_kind, same_kind, ".mint." in target.api)
+    pairs = []
+    for position, source in enumerate(sources):
+        ranked = sorted(enumerate(targets), key=lambda item: (*score(source, item[1]), item[0] == position),
+                        reverse=True)
+        best = ranked[0][1]
+        if not score(source, best)[0] and position < len(targets) and len(sources) > 1:
+            best = targets[position]
+        pairs.append((source, best))
+    return pairs
+
+
+def _prints(code: str) -> bool:
+    return bool(re.search(r"^\s*print\s*\(", code, re.MULTILINE))
+
+
+def _only_imports(code: str) -> bool:
+    lines = [line for line in code.split("\n") if line.strip() and not line.strip().startswith("#")]
+    return bool(lines) and all(re.match(r"^(import\s+\w|from\s+[\w.]+\s+import\s)", line) for line in lines)
+
+
+def _block_text(block: _Block) -> str:
+    """A block as Markdown source again (tables from their cells; quotes without their '>')."""
+    if block.kind == "table":
+        return "\n".join("| " + " | ".join(cells) + " |" for _, cells in block.rows)
+    return block.text
 
 
 def _is_separator(cells: list[str]) -> bool:
@@ -799,27 +894,6 @@ def _looks_like_prose(text: str) -> bool:
     return len(words) >= 3 and not re.search(r"[\d\[\]()=]", text) or bool(re.search(r"[\u4e00-\u9fff]", text))
 
 
-def _numbers(text: str) -> list[float]:
-    values = []
-    for match in _NUMBER.findall(text):
-        try:
-            values.append(float(match))
-        except ValueError:
-            continue
-    return values
-
-
-def _rtol_needed(left: list[float], right: list[float]) -> float:
-    """Smallest rtol that numpy.isclose(left, right, rtol, atol=default) would accept."""
-    needed = 0.0
-    for a, b in zip(left, right):
-        gap = abs(a - b) - _TOLERANCE[1]
-        if gap <= 0:
-            continue
-        needed = max(needed, gap / abs(b) if b else math.inf)
-    return needed
-
-
 def _decode(path: Path, page: _Page) -> list[str] | None:
     try:
         data = path.read_bytes()
@@ -858,8 +932,7 @@ def _import_page(path: Path, out_dir: Path, warnings: list[ImportWarning]) -> Pa
         return None
     target = mapping_path(data["source"]["api"], out_dir)
     if target.exists():
-        page.warn(page.title_line, f"{target} already exists; not overwritten")
-        return None
+        return _merge(target, data, path, page)
     existing = find_mapping_of(data["source"]["api"], out_dir)
     if existing is not None:
         page.warn(page.title_line, f"{data['source']['api']} is already mapped in {existing} "
@@ -880,3 +953,54 @@ def _import_page(path: Path, out_dir: Path, warnings: list[ImportWarning]) -> Pa
             page.warn(page.title_line, f"written mapping did not load ({problem.message}); removed")
         return None
     return target
+
+
+def _merge(existing: Path, data: dict, page_path: Path, page: _Page) -> Path | None:
+    """A page that maps an already-mapped source API to another counterpart: its pairs are added
+    to the existing file (its target as an alternative, its examples after the file's own).
+    A page whose pairs are all mapped already changes nothing."""
+    loaded, problems = load_file(existing)
+    if loaded is None or problems:
+        page.warn(page.title_line, f"{existing} already exists and does not load; not overwritten")
+        return None
+    mapped = {pair[:2] for pair in loaded.mapping.api_pairs()}
+    incoming = Mapping.model_validate(data).api_pairs()
+    if all(pair[:2] in mapped for pair in incoming):
+        page.warn(page.title_line, f"{existing} already exists and maps these pairs; not overwritten")
+        return None
+    merged = loaded.mapping.model_dump(mode="json", exclude_defaults=True)
+    main_target = data["target"]
+    if (data["source"]["api"], main_target["api"]) not in mapped:
+        note = [main_target["summary"]] + [
+            "- " + " | ".join(str(row.get(key, "-")) for key in ("source", "target", "note")) for row in
+            data.get("differences", [])]
+        merged.setdefault("alternatives", []).append({"target": main_target, "note": "\n\n".join(note[:1]) +
+                                                      ("\n\n" + "\n".join(note[1:]) if note[1:] else "")})
+    merged["alternatives"] = merged.get("alternatives", []) + [
+        alternative for alternative in data.get("alternatives", [])
+        if (data["source"]["api"], alternative["target"]["api"]) not in mapped]
+    if not merged["alternatives"]:
+        del merged["alternatives"]
+    merged_pairs = [pair for pair in data.get("other_pairs", [])
+                    if (pair["source"]["api"], pair["target"]["api"]) not in mapped]
+    if merged_pairs:
+        merged["other_pairs"] = merged.get("other_pairs", []) + merged_pairs
+    merged["examples"] = merged.get("examples", []) + data.get("examples", [])
+    if data.get("remarks"):
+        merged["remarks"] = "\n\n".join(filter(None, [merged.get("remarks"), data["remarks"]]))
+    merged["sections"] = merged.get("sections", []) + data.get("sections", [])
+    merged = {key: value for key, value in merged.items() if value != []}
+    try:
+        Mapping.model_validate(merged)
+    except ValidationError as error:
+        page.warn(page.title_line, f"merging into {existing} gives no valid mapping ({error.errors()[0]['msg']}); "
+                                   "not imported")
+        return None
+    text = dump_mapping(merged, [f"Merged with {page_path.name}: a further counterpart of "
+                                 f"{data['source']['api']}; check which target is recommended."])
+    temporary = existing.with_name(existing.name + ".import-tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(existing)
+    page.warn(page.title_line, f"{data['source']['api']} was already mapped in {existing}; this page's pairs "
+                               "were merged into it (its target as an alternative): check which is recommended")
+    return existing

@@ -14,6 +14,7 @@ nodes, linear in the file's size.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -322,20 +323,49 @@ def _is_union_branch(part: str | int) -> bool:
 
 
 def _pair_conflicts(mappings: list[LoadedMapping]) -> list[Problem]:
-    """One page per source API: a second file for the same source API is an error."""
+    """One file per API pair and per page: a second file mapping a pair already mapped (or writing
+    the same page) is an error. Several targets of one source API go in one file (`alternatives`)."""
     problems = []
-    first_by_source: dict[str, LoadedMapping] = {}
+    first_by_pair: dict[tuple[str, str | None], LoadedMapping] = {}
+    first_by_page: dict[str, LoadedMapping] = {}
     for loaded in mappings:
-        api = loaded.mapping.source.api
-        other = first_by_source.setdefault(api, loaded)
-        if other is loaded:
-            continue
-        target, other_target = _target_api(loaded), _target_api(other)
-        what = f"two files map {api} -> {target}" if target == other_target else f"two files map {api} (one page per source API)"
         line, column = loaded.position_of("source", "api")
-        problems.append(Problem(loaded.path, line, column, "source.api", f"{what}: also in {other.path}"))
+        found = []
+        for source, target, _ in loaded.mapping.api_pairs():
+            other = first_by_pair.setdefault((source, target), loaded)
+            if other is not loaded:
+                found.append(Problem(loaded.path, line, column, "source.api",
+                                     f"two files map {source} -> {target or '(no counterpart)'}: also in {other.path}"))
+        other_page = first_by_page.setdefault(loaded.mapping.key, loaded)
+        if other_page is not loaded and not found:
+            found.append(Problem(loaded.path, line, column, "source.api",
+                                 f"two files write the page of {loaded.mapping.source.api} (one page per source API; "
+                                 f"list another target under `alternatives`): also in {other_page.path}"))
+        problems += found
     return problems
 
 
-def _target_api(loaded: LoadedMapping) -> str:
-    return loaded.mapping.target.api if loaded.mapping.target else "(no counterpart)"
+_PLACEHOLDER = re.compile(r"\bTODO\b")
+
+
+def placeholder_problems(loaded: LoadedMapping) -> list[Problem]:
+    """Placeholder text (``TODO``) that ``new`` or ``import`` left in a text field: ``check`` refuses
+    to publish it. Code is not searched (a ``# TODO`` comment in an example is the example's own)."""
+    problems = []
+
+    def visit(value, here: tuple) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key not in ("source", "target") or not isinstance(item, str):
+                    visit(item, here + (key,))
+        elif isinstance(value, list):
+            for position, item in enumerate(value):
+                visit(item, here + (position,))
+        elif isinstance(value, str) and _PLACEHOLDER.search(value):
+            line, column = loaded.position_of(*here)
+            where = ".".join(str(part) for part in here)
+            problems.append(Problem(loaded.path, line, column, where,
+                                    "placeholder text (TODO) left by `new` or `import`: replace it before publishing"))
+
+    visit(loaded.mapping.model_dump(mode="json", exclude_defaults=True), ())
+    return problems

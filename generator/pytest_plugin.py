@@ -129,7 +129,7 @@ class SignatureItem(MappingItem):
     def __init__(self, *, side: str, **kwargs):
         super().__init__(**kwargs)
         self.side = side
-        self.line_path = (side, "api")
+        self.line_path = (*(int(part) if part.isdigit() else part for part in side.split(".")), "api")
 
     def runtest(self) -> None:
         from .verify import ERROR, side_findings

@@ -2,8 +2,9 @@
 
 The templates in ``templates/`` own the page layout; this module prepares what they show:
 escaped text, numbered difference rows, example code with the real outputs woven in.
-All YAML text is treated as plain text: it is escaped, so it can neither break a table
-nor inject markup (HTML, roles, directives) into the site.
+YAML text is escaped, so it can neither break a table nor inject markup (HTML, roles,
+directives) into the site; prose fields keep the safe Markdown subset of ``prose`` (inline
+code, emphasis, http(s) links, math, lists) and escape everything else.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .execute import expectation, failure_text
 from .frameworks import framework_of
 from .loader import LoadedMapping
 from .probes import behaviour_view, tolerance_sentence
+from .prose import render_block, render_inline
 from .reports import example_matrix
 from .schema import DEVICES, ApiSide, Example, Mapping, Status, field_reference, numbered_rows
 
@@ -181,7 +183,7 @@ class SideView:
 @dataclass
 class ExampleView:
     number: int
-    note: list[str]
+    note: list[str]  # lines of the note as safe Markdown, shown as a quote
     block: str
     sides: list[SideView]
     verdict: str | None
@@ -235,7 +237,7 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
     comparison = getattr(run, "comparison", None) if run is not None else None
     return ExampleView(
         number=number,
-        note=paragraphs(example.note),
+        note=render_block(example.note).split("\n") if example.note else [],
         block=fence(block, "python"),
         sides=sides,
         verdict=comparison.verdict if comparison is not None and example.same_values else None,
@@ -286,17 +288,21 @@ class OverviewRow:
     status: Status
     page_path: str
     failing: bool
+    recommended: bool = False  # the target marked recommended among several for one source API
+    main: bool = True  # the page's main pair: the row under which the module's toctree lists the page
 
 
 def overview_rows(mappings: list[LoadedMapping], failing: set[str] = frozenset()) -> list[tuple[str, list[OverviewRow]]]:
     """(source module, its rows sorted by API name), modules sorted by name."""
     by_module: dict[str, list[OverviewRow]] = defaultdict(list)
-    for loaded in sorted(mappings, key=lambda item: item.mapping.source.api):
+    for loaded in mappings:
         mapping = loaded.mapping
-        by_module[mapping.source_module].append(OverviewRow(
-            mapping.source.api, mapping.target.api if mapping.target else None, mapping.status,
-            mapping.page_path, mapping.source.api in failing))
-    return sorted(by_module.items())
+        for position, (source, target, recommended) in enumerate(mapping.api_pairs()):  # reached from each pair
+            by_module[source.rsplit(".", 1)[0]].append(OverviewRow(
+                source, target, mapping.status, mapping.page_path, mapping.source.api in failing,
+                recommended, position == 0))
+    return [(module, sorted(rows, key=lambda row: (row.source, not row.main, row.target or "")))
+            for module, rows in sorted(by_module.items())]
 
 
 def compared_versions() -> str:
@@ -339,7 +345,8 @@ class Renderer:
             autoescape=False,  # Markdown, not HTML: escaping is done by the filters below
         )
         self.env.filters.update(text=escape_text, cell=escape_cell, paragraphs=paragraphs, fence=fence,
-                                html=html_text, name_cell=name_cell, front=json.dumps)
+                                html=html_text, name_cell=name_cell, front=json.dumps,
+                                prose=render_block, prose_inline=render_inline, doc_url=doc_url)
 
     def page(self, loaded: LoadedMapping, runs: dict[int, object] | None = None, device: str = "cpu",
              matrix: dict | None = None, probes=None) -> str:
@@ -364,6 +371,7 @@ class Renderer:
             yaml_path=_shown_path(loaded.path),
             behaviour=behaviour_view(mapping, probes),
             probe_tolerance=tolerance_sentence(),
+            apis=list(dict.fromkeys(api for pair in mapping.api_pairs() for api in pair[:2] if api)),
             failed_on=device.upper() if any(example.marks_page for example in examples) else None,
             device=device.upper(),
         )

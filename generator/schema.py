@@ -56,6 +56,12 @@ DottedName = Annotated[
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(no_control_characters)]
 Code = Annotated[str, StringConstraints(min_length=1), AfterValidator(no_control_characters)]
+Prose = Annotated[
+    Text,
+    Field(json_schema_extra={"x-markdown": "safe subset"}),
+]
+"""Text in the safe Markdown subset (``generator.prose``): inline code, emphasis, http(s) links,
+inline and block math, bullet and numbered lists, paragraphs. Anything else is shown escaped."""
 Url = Annotated[
     str,
     StringConstraints(max_length=MAX_URL_LENGTH),
@@ -137,7 +143,8 @@ class ApiSide(Strict):
         description="The signature as shown on the page, e.g. "
         "`class torch.nn.L1Loss(reduction='mean')(input, target) -> Tensor`."
     )
-    summary: Text = Field(description="What this API does, in one or two sentences.")
+    summary: Prose | None = Field(default=None, description="What this API does, in one or two sentences (safe "
+                                  "Markdown). A page without one says it in `remarks` or not at all.")
     url: Url | None = Field(
         default=None,
         description="Link to the framework's documentation of the API. Derived from the "
@@ -207,7 +214,7 @@ class Setup(Strict):
 class Example(Strict):
     """A code example: a snippet per side. Outputs are never typed: they come from running."""
 
-    note: Text | None = Field(default=None, description="Shown as a quote above the code.")
+    note: Prose | None = Field(default=None, description="Shown as a quote above the code (safe Markdown).")
     source: Code | None = Field(default=None, description="Source framework code.")
     target: Code | None = Field(default=None, description="Target framework code.")
     same_values: bool = Field(
@@ -247,23 +254,25 @@ class Section(Strict):
     """An extra section of prose, e.g. "Filling behaviour difference"."""
 
     title: Text
-    text: Text | None = Field(default=None, description="Paragraphs, separated by blank lines.")
-    items: list[Text] = Field(default_factory=list, description="Bullet points after the text.")
+    text: Prose | None = Field(default=None, description="Paragraphs, separated by blank lines (safe Markdown).")
+    items: list[Prose] = Field(default_factory=list, description="Bullet points after the text (safe Markdown).")
+    code: list[Code] = Field(default_factory=list, description="Code shown as it is, never run (e.g. a block "
+                             "the importer could not attribute to a framework).")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Section:
-        if self.text is None and not self.items:
-            raise ValueError("a section needs `text`, `items` or both")
+        if self.text is None and not self.items and not self.code:
+            raise ValueError("a section needs `text`, `items` or `code`")
         return self
 
 
 class Guide(Strict):
     """Optional guidance on the source API, each a list of bullet points."""
 
-    overview: Text | None = Field(default=None, description="What the API is for.")
-    when_to_use: list[Text] = Field(default_factory=list)
-    trade_offs: list[Text] = Field(default_factory=list)
-    algorithm: list[Text] = Field(default_factory=list)
+    overview: Prose | None = Field(default=None, description="What the API is for.")
+    when_to_use: list[Prose] = Field(default_factory=list)
+    trade_offs: list[Prose] = Field(default_factory=list)
+    algorithm: list[Prose] = Field(default_factory=list)
 
     def sections(self) -> list[tuple[str, list[str]]]:
         named = [("When to use", self.when_to_use), ("Trade-offs", self.trade_offs), ("Algorithm", self.algorithm)]
@@ -360,14 +369,51 @@ class Probes(Strict):
         return self
 
 
+def _different_frameworks(source: ApiSide, target: ApiSide | None) -> None:
+    if target is not None and framework_of(source.api) == framework_of(target.api):
+        raise ValueError("`source` and `target` must belong to different frameworks")
+
+
+class Alternative(Strict):
+    """Another counterpart of the page's source API, beside the recommended `target`
+    (e.g. `mindspore.ops.X` where `mindspore.mint.X` is recommended)."""
+
+    target: ApiSide
+    recommended: bool = Field(default=False, description="This counterpart, not `target`, is the one to use "
+                              "(e.g. the `mindspore.mint` API); at most one alternative is.")
+    note: Prose | None = Field(default=None, description="When to prefer it, or how it differs (safe Markdown).")
+
+
+class Pair(Strict):
+    """A further API pair the page covers (e.g. `torch.Tensor.all` on the page of `torch.all`)."""
+
+    source: ApiSide
+    target: ApiSide | None = Field(default=None, description="Absent when it has no counterpart.")
+    note: Prose | None = Field(default=None, description="How this pair differs from the page's main pair.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Pair:
+        _different_frameworks(self.source, self.target)
+        return self
+
+
 class Mapping(Strict):
-    """One API pair: the single source of truth for one page."""
+    """One page: its main API pair (``source`` -> the recommended ``target``), other counterparts of
+    the same source API (``alternatives``) and further pairs (``other_pairs``). The page's identity
+    is ``key`` (from the main source API); the loader refuses two files mapping the same pair."""
 
     source: ApiSide = Field(description="The API users come from (e.g. PyTorch).")
     target: ApiSide | None = Field(
         default=None, description="Its counterpart (e.g. MindSpore); absent only with status `no-counterpart`."
     )
+    alternatives: list[Alternative] = Field(
+        default_factory=list, description="Other counterparts of `source`; `target` is the recommended one "
+        "unless an alternative says `recommended: true`.")
+    other_pairs: list[Pair] = Field(default_factory=list, description="Further API pairs shown on this page.")
     status: Status
+    remarks: Prose | None = Field(
+        default=None, description="Free prose under Differences after the two summaries: paragraphs, lists, "
+        "math (safe Markdown).")
     differences: list[Difference] = Field(default_factory=list)
     sections: list[Section] = Field(default_factory=list, description="Extra sections after the table.")
     guide: Guide | None = None
@@ -383,8 +429,18 @@ class Mapping(Strict):
                 raise ValueError("difference rows name a target parameter but there is no `target`")
             if any(example.target for example in self.examples):
                 raise ValueError("examples have `target` code but there is no `target` API")
-        elif framework_of(self.source.api) == framework_of(self.target.api):
-            raise ValueError("`source` and `target` must belong to different frameworks")
+        if self.alternatives and self.target is None:
+            raise ValueError("`alternatives` need a recommended `target`")
+        _different_frameworks(self.source, self.target)
+        for alternative in self.alternatives:
+            _different_frameworks(self.source, alternative.target)
+        if sum(alternative.recommended for alternative in self.alternatives) > 1:
+            raise ValueError("at most one of `alternatives` is `recommended`")
+        seen: set[tuple[str, str | None]] = set()
+        for pair in self.api_pairs():
+            if pair[:2] in seen:
+                raise ValueError(f"the page lists the pair {pair[0]} -> {pair[1] or '(no counterpart)'} twice")
+            seen.add(pair[:2])
         return self
 
     def probes_failure(self, side: Side, device: str) -> ExpectedFailure | None:
@@ -393,6 +449,23 @@ class Mapping(Strict):
             return None
         return next((failure for failure in self.probes.expected_failures
                      if failure.side == side and device in failure.devices), None)
+
+    def api_pairs(self) -> list[tuple[str, str | None, bool]]:
+        """(source API, target API or None, recommended) of every pair on the page, main pair first."""
+        main = (self.source.api, self.target.api if self.target else None, self.target_recommended)
+        pairs = [main] + [(self.source.api, alternative.target.api, alternative.recommended)
+                          for alternative in self.alternatives]
+        return pairs + [(pair.source.api, pair.target.api if pair.target else None, False) for pair in self.other_pairs]
+
+    @property
+    def target_recommended(self) -> bool:
+        """`target` is marked recommended: there are alternatives and none of them is."""
+        return bool(self.alternatives) and not any(alternative.recommended for alternative in self.alternatives)
+
+    @property
+    def key(self) -> str:
+        """The page's identity: its path (runs, reports and links key on it, never on one pair)."""
+        return self.page_path
 
     @property
     def source_module(self) -> str:

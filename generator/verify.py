@@ -35,7 +35,7 @@ from markdown_it import MarkdownIt
 
 from .execute import expectation, failure_text
 from .devices import runs_here, why_not_here
-from .frameworks import FRAMEWORKS, framework_of
+from .frameworks import FRAMEWORKS, framework_of, package_missing
 from .introspect import SOURCES, ApiNotFound, framework_coverage, ApiSignature, Param, parse_signatures, signature_of
 from .loader import LoadedMapping
 from .schema import Mapping
@@ -62,12 +62,33 @@ class Finding:
 def planned_checks(mapping: Mapping) -> list[tuple[int | None, str]]:
     """Every check on one mapping, as (example index, part): ``(None, side)`` checks a side's API
     and signature, ``(index, side)`` one side of an example, ``(index, "agreement")`` its two sides."""
-    checks: list[tuple[int | None, str]] = [(None, side) for side in ("source", "target") if getattr(mapping, side)]
+    checks: list[tuple[int | None, str]] = [(None, side) for side in api_sides(mapping)]
     for index, example in enumerate(mapping.examples):
         checks += [(index, side) for side in ("source", "target") if example.code(side) is not None]
         if example.same_values:
             checks.append((index, "agreement"))
     return checks
+
+
+def api_sides(mapping: Mapping) -> list[str]:
+    """Every API side on the page, main pair first: ``source``, ``target``, ``alternatives.0.target``,
+    ``other_pairs.0.source``... The drift check covers each pair of the page."""
+    sides = [side for side in ("source", "target") if getattr(mapping, side)]
+    sides += [f"alternatives.{index}.target" for index in range(len(mapping.alternatives))]
+    for index, pair in enumerate(mapping.other_pairs):
+        sides += [f"other_pairs.{index}.{side}" for side in ("source", "target") if getattr(pair, side)]
+    return sides
+
+
+def _side_path(side_name: str) -> tuple[str | int, ...]:
+    return tuple(int(part) if part.isdigit() else part for part in side_name.split("."))
+
+
+def _side_at(mapping: Mapping, side_name: str):
+    value = mapping
+    for part in _side_path(side_name):
+        value = value[part] if isinstance(part, int) else getattr(value, part)
+    return value
 
 
 def check_name(api: str, index: int | None, part: str) -> str:
@@ -157,24 +178,26 @@ def row_parameter(text: str) -> tuple[str, str | None]:
 def signature_findings(loaded: LoadedMapping, frameworks: Iterable[str] | None = None) -> list[Finding]:
     findings = []
     mapping = loaded.mapping
-    for side_name in ("source", "target"):
-        if getattr(mapping, side_name) is not None:
-            findings.extend(side_findings(loaded, side_name, frameworks))
+    for side_name in api_sides(mapping):
+        findings.extend(side_findings(loaded, side_name, frameworks))
     return findings
 
 
 def side_findings(loaded: LoadedMapping, side_name: str, frameworks: Iterable[str] | None = None) -> list[Finding]:
     """Does the API of one side exist, and do the signature text and the difference rows of the
     mapping match its real signature: names, kinds (positional or keyword-only) and defaults?"""
-    side = getattr(loaded.mapping, side_name)
+    side = _side_at(loaded.mapping, side_name)
     name = check_name(loaded.mapping.source.api, None, side_name)
-    line = loaded.line_of(side_name, "api")
+    line = loaded.line_of(*_side_path(side_name), "api")
     framework = framework_of(side.api)
     installed = f"{framework.key} {framework.version}"
     absent = why_not_here(framework.key, frameworks)
     if absent is not None:
         return [Finding("signature", loaded.path, line, f"{side.api} not checked here: {absent}", severity=NOT_RUN,
                         name=name)]
+    missing = package_missing(side.api)
+    if missing is not None:
+        return [Finding("api", loaded.path, line, f"{side.api} not checked: {missing}", severity=UNCHECKED, name=name)]
     try:
         signature = signature_of(side.api, side.kind.value)
     except ApiNotFound as error:
@@ -186,6 +209,8 @@ def side_findings(loaded: LoadedMapping, side_name: str, frameworks: Iterable[st
     where = f"against {installed} (signature read from {signature.source})"
     findings = [Finding("signature", loaded.path, text_line, f"signature text drift {where}: {message}", name=name)
                 for text_line, message in text_problems(loaded, side_name, signature)]
+    if side_name not in ("source", "target"):  # the difference rows describe the main pair only
+        return findings
     messages = row_problems(loaded.mapping, side_name, signature)
     if messages:
         findings.append(Finding("signature", loaded.path, loaded.line_of(side_name, "api"),
@@ -238,8 +263,8 @@ def row_default_findings(loaded: LoadedMapping, side_name: str, signature: ApiSi
 
 def text_problems(loaded: LoadedMapping, side_name: str, signature: ApiSignature) -> list[tuple[int, str]]:
     """(YAML line, message) for each way the mapping's signature text differs from the real one."""
-    text = getattr(loaded.mapping, side_name).signature
-    field_path = (side_name, "signature")
+    text = _side_at(loaded.mapping, side_name).signature
+    field_path = (*_side_path(side_name), "signature")
     written_forms = parse_signatures(text)
     if not written_forms:
         return [(loaded.line_of(*field_path), "the text is not of the form `[class ]api(parameters)`")]
@@ -404,8 +429,8 @@ def signature_notes(mappings: list[LoadedMapping], frameworks: Iterable[str]) ->
     whose signature can be checked at all (``introspect.framework_coverage``)."""
     sources: dict[str, int] = {}
     for loaded in mappings:
-        for side in (loaded.mapping.source, loaded.mapping.target):
-            if side is None or framework_of(side.api).key not in frameworks:
+        for side in (_side_at(loaded.mapping, name) for name in api_sides(loaded.mapping)):
+            if framework_of(side.api).key not in frameworks or package_missing(side.api):
                 continue
             try:
                 signature = signature_of(side.api, side.kind.value)

@@ -25,7 +25,7 @@ from generator.render import Renderer
 from generator.reports import merge
 from generator.verify import human_summary, junit_xml, side_findings, verify
 
-from .conftest import COMPLETE_MAPPING, ROOT, write_mapping
+from .conftest import COMPLETE_MAPPING, ROOT, VALID_MAPPING, write_mapping
 
 TORCH_PRINT = COMPLETE_MAPPING.replace("      print(0.5)\n    target:", "      import torch\n      print(torch.ones(2).numpy())\n    target:")
 
@@ -209,3 +209,21 @@ def test_torch_only_verify_and_a_merge_with_a_report_of_both_sides(tmp_path: Pat
     assert cells[cpu]["target"]["status"] == "ok"
     page = Renderer().page(load_mappings([folder]).mappings[0], {}, "cpu", matrix)
     assert "| GPU (NVIDIA H100 80GB HBM3) | ran (2\\.13\\.0+cpu) | not run here |" in page.replace("\\(", "(").replace("\\)", ")").replace("\\+", "+")
+
+
+def test_a_torch_namespace_that_is_not_installed_is_not_run_and_unchecked(tmp_path: Path):
+    """torchvision belongs to the PyTorch side; where it is absent its examples are not run here (with
+    the reason) and its API check is unchecked, never a typed or fake output."""
+    from generator.frameworks import package_missing
+    from generator.verify import UNCHECKED
+
+    if package_missing("torchvision.ops.box_iou") is None:
+        pytest.skip("torchvision is installed here")
+    text = VALID_MAPPING.replace("api: torch.nn.L1Loss", "api: torchvision.ops.box_iou")
+    path = write_mapping(tmp_path, "torchvision.ops/box_iou.yaml", text)
+    loaded = load_mappings([path]).mappings
+    runs = execute_mappings(loaded, jobs=1, cache_path=None, progress=False, frameworks=("torch",))
+    run = runs[("torchvision.ops.box_iou", 0)]
+    assert run.source is None and run.not_run["source"] == "torchvision is not installed on this machine"
+    (finding,) = side_findings(loaded[0], "source")
+    assert finding.severity == UNCHECKED and "torchvision is not installed" in finding.message

@@ -190,6 +190,12 @@ def test_url_characters_that_end_a_link_or_an_attribute_are_percent_encoded():
 HOSTILE = "<script>alert(1)</script> | `x` {ref}`status-consistent` **bold** $x$ [l](http://e.example) <img src=x onerror=alert(2)>"
 HOSTILE_URL = 'https://e.example/x"><script>alert(3)</script><img/src=x/onerror=alert(4)>(`{ref}`)'
 HOSTILE_CODE = "print('```')\n# </pre><script>alert(5)</script>\n# :::{raw} html\n# ~~~\n"
+# Prose fields keep a safe Markdown subset; what lies outside it must stay text.
+HOSTILE_PROSE = (HOSTILE + "\n\n```{raw} html\n<script>alert(6)</script>\n```\n\n[j](javascript:alert(7)) "
+                 "$\\href{javascript:alert(8)}{x}$\n\n:::{danger}\nboom\n:::\n\n<div onclick=alert(9)>d</div>\n\n"
+                 "![i](http://e.example/i.png)\n\n# heading")
+# What a reader sees of HOSTILE where the subset applies: code, bold, math and the link are markup.
+HOSTILE_SHOWN = "<script>alert(1)</script> | x {ref}status-consistent bold \\(x\\) l <img src=x onerror=alert(2)>"
 
 
 def hostile_mapping() -> str:
@@ -199,7 +205,12 @@ def hostile_mapping() -> str:
         "target": {"api": "mindspore.nn.L1Loss", **side},
         "status": "names-differ",
         "differences": [{"category": "Parameters", "source": HOSTILE, "target": HOSTILE, "note": HOSTILE}],
-        "sections": [{"title": HOSTILE, "text": f"{HOSTILE}\n\n{HOSTILE}", "items": [HOSTILE]}],
+        "alternatives": [{"target": {"api": "mindspore.ops.l1_loss", **side, "kind": "function"}, "note": HOSTILE_PROSE}],
+        "other_pairs": [{"source": {"api": "torch.nn.functional.l1_loss", **side, "kind": "function"},
+                         "target": {"api": "mindspore.mint.nn.functional.l1_loss", **side, "kind": "function"},
+                         "note": HOSTILE_PROSE}],
+        "remarks": HOSTILE_PROSE,
+        "sections": [{"title": HOSTILE, "text": f"{HOSTILE}\n\n{HOSTILE}", "items": [HOSTILE], "code": [HOSTILE_CODE]}],
         "guide": {"overview": HOSTILE, "when_to_use": [HOSTILE], "trade_offs": [HOSTILE], "algorithm": [HOSTILE]},
         "examples": [{"note": HOSTILE, "source": HOSTILE_CODE, "target": HOSTILE_CODE,
                       "expected_failures": [{"side": "target", "devices": ["cpu"], "error": HOSTILE, "reason": HOSTILE}]}],
@@ -217,22 +228,33 @@ def test_hostile_text_in_every_field_cannot_inject_markup_into_the_built_site(tm
     assert not [tag for tag in page.find_all(True) if any(name.startswith("on") for name in tag.attrs)]
     article = page.select_one("article")
     assert article.find("script") is None and article.find("img") is None
-    assert article.find("strong") is None and article.find("em") is None
+    assert article.find("em") is None and article.select("strong")  # bold from the safe subset only
+    assert not article.select("div.admonition, div.highlight-html, div[onclick], h1 ~ h1")
     links = [a["href"] for a in article.select("a[href]") if not a["href"].startswith("#")]
-    assert [href for href in links if not href.startswith("../")] == [safe_url(HOSTILE_URL)] * 2
+    outside = [href for href in links if not href.startswith("../")]
+    assert set(outside) == {safe_url(HOSTILE_URL), "http://e.example"}
+    assert outside.count(safe_url(HOSTILE_URL)) == 5  # main pair, alternative, other pair
+    assert not [href for href in links if "javascript" in href.lower()]
     rows = [row.select("td") for row in article.select("table tr") if row.select("td")]
     assert rows and all(len(cells) == 5 for cells in rows)
-    assert [cell.get_text() for cell in rows[0][2:]] == [HOSTILE] * 3
-    paragraphs = [p.get_text() for p in article.select("p")]
-    assert paragraphs.count(HOSTILE) >= 3  # section text twice, guide overview
-    items = [li.get_text().strip() for li in article.select("li")]
-    assert items.count(HOSTILE) == 4  # section items, when to use, trade-offs, algorithm
+    assert [cell.get_text() for cell in rows[0][2:]] == [HOSTILE] * 3  # cells stay plain text
+    paragraphs = [" ".join(p.get_text().split()) for p in article.select("p")]
+    assert paragraphs.count(HOSTILE_SHOWN) >= 3 + 4  # section text twice, guide overview, remarks, notes
+    assert "[j](javascript:alert(7))" in " ".join(paragraphs)  # a link to another scheme is shown as text
+    for literal in ("```{raw} html <script>alert(6)</script> ```", ":::{danger} boom :::", "# heading",
+                    "<div onclick=alert(9)>d</div>", "![i](http://e.example/i.png)"):
+        assert literal in paragraphs, literal
+    assert article.select("span.math") or article.select("div.math")
+    assert not [math for math in article.select(".math") if "href" in math.get_text()]
+    items = [" ".join(li.get_text().split()) for li in article.select("li")]
+    assert items.count(HOSTILE_SHOWN) == 4  # section items, when to use, trade-offs, algorithm
     headings = [h.get_text().rstrip("#¶") for h in article.select("h3")]
     assert HOSTILE in headings
     code = [pre.get_text() for pre in article.select("div.highlight-python pre")]
-    assert len(code) == 2 and all(block.count("</pre><script>alert(5)</script>") == 1 for block in code)  # a tab a side
+    # the section's code, shown as it is, then the example: a tab a side
+    assert len(code) == 3 and all(block.count("</pre><script>alert(5)</script>") == 1 for block in code)
     signatures = [pre.get_text().strip() for pre in article.select("div.highlight-text pre")]
-    assert signatures == [f"class {HOSTILE} ```"] * 2
+    assert signatures == [f"class {HOSTILE} ```"] * 5
 
 
 # --- writing the pages fails ----------------------------------------------------------------

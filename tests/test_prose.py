@@ -1,0 +1,47 @@
+"""generator.prose: the safe Markdown subset of prose fields (kept), and everything else (escaped)."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.prose import render_block, render_inline
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("Use `torch.cat` here.", "Use `torch.cat` here\\."),
+    ("*one* and **two**", "*one* and **two**"),
+    ("[docs](https://e.example/a_(b))", "[docs](<https://e.example/a_%28b%29>)"),
+    ("$x^2$", "$x^2$"),
+    ("1. first\n2. second", "1. first\n2. second"),
+    ("- a\n- b", "- a\n- b"),
+    ("$$\n\\frac{a}{b}\n$$", "$$\n\\frac{a}{b}\n$$"),
+    ("one\n\ntwo", "one\n\ntwo"),
+    ("code ``a ` b``", "code ``a ` b``"),
+])
+def test_the_subset_is_kept(text: str, shown: str):
+    assert render_block(text) == shown
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("<script>alert(1)</script>", "\\<script\\>alert\\(1\\)\\<\\/script\\>"),
+    ("[x](javascript:alert(1))", "\\[x\\]\\(javascript\\:alert\\(1\\)\\)"),
+    ("{ref}`target`", "\\{ref\\}`target`"),
+    ("# heading", "\\# heading"),
+    ("> quote", "\\> quote"),
+    ("![i](https://e.example/i.png)", "\\!\\[i\\]\\(https\\:\\/\\/e\\.example\\/i\\.png\\)"),
+    ("$\\href{javascript:x}{y}$", "\\$\\\\href\\{javascript\\:x\\}\\{y\\}\\$"),
+    ("```{raw} html\n<b>x</b>\n```", "\\`\\`\\`\\{raw\\} html\n\\<b\\>x\\<\\/b\\>\n\\`\\`\\`"),
+    (":::{danger}\nx\n:::", "\\:\\:\\:\\{danger\\} x \\:\\:\\:"),
+    ("| a | b |\n| - | - |", "\\| a \\| b \\| \\| \\- \\| \\- \\|"),
+])
+def test_everything_else_is_shown_as_text(text: str, shown: str):
+    assert render_block(text) == shown
+
+
+def test_inline_form_is_one_line():
+    assert render_inline("- a `b`\n- c") == "- a `b` - c"
+    assert "\n" not in render_inline("one\n\n1. two")
+
+
+def test_lists_nest_and_keep_their_numbers():
+    assert render_block("3. three\n4. four\n   - inner") == "3. three\n4. four\n\n   - inner"
