@@ -41,6 +41,8 @@ smartquotes = False
 copybutton_exclude = ".linenos, .gp, .hll"
 
 # Where "Edit this page" points: <repository>/edit/<branch>/<path of the YAML or hand-written page>.
+# The project has no published repository yet: this address is a stand-in to replace (or override
+# with `-D mapping_repository=...`) before the site is published; "" removes the links.
 mapping_repository = "https://github.com/api-mapping-docs/pytorch-mindspore-mappings"
 mapping_repository_branch = "main"
 
