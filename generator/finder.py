@@ -3,15 +3,19 @@
 Contract:
 
 - Candidates are the public callables of ``TARGET_NAMESPACES`` as the installed MindSpore has
-  them (a namespace's ``__all__`` where it has one, else its attributes without a leading
-  underscore; submodules are not candidates). A namespace the installed package lacks is skipped.
+  them: a namespace's ``__all__`` plus its other attributes without a leading underscore that are
+  MindSpore's own classes (``mindspore.mint.nn.__all__`` leaves out ``LayerNorm``, ``Dropout`` and
+  other layers that it does expose; the functions it leaves out are its implementation's imports);
+  submodules are not candidates. A namespace the
+  installed package lacks is skipped.
 - Names that are the same object (``mindspore.nn.Linear is mindspore.mint.nn.Linear``) form one
   candidate: its ``api`` is the name in the first namespace of ``TARGET_NAMESPACES`` that has it,
   the rest are its ``aliases``.
 - Each candidate gets a score in [0, 1] and the reasons behind it (``Candidate.why``):
   name similarity, case and underscores ignored (weight ``NAME_WEIGHT``); the overlap of parameter
-  names, read with ``introspect.signature_of`` (constructor parameters and call inputs for a class;
-  weight ``PARAMS_WEIGHT``); the same kind, class or function (``KIND_WEIGHT``); a namespace that
+  names, read with ``introspect.signature_of``, leaving out parameters the source documents as
+  deprecated (weight ``PARAMS_WEIGHT``; between two classes, constructor parameters by name and call
+  inputs by number, since MindSpore often names inputs ``x`` or ``logits`` where PyTorch says ``input``); the same kind, class or function (``KIND_WEIGHT``); a namespace that
   MindSpore offers PyTorch users for the source's module (``NAMESPACE_WEIGHT``, ``PREFERRED``).
 - Only the ``SHORTLIST`` best names are scored on their signatures, so a query reads a few
   signatures, not thousands. Results with a score below ``MIN_SCORE`` are not candidates.
@@ -56,7 +60,9 @@ PREFERRED = {
     "torch.linalg": ("mindspore.mint.linalg", "mindspore.ops"),
 }
 
-NAME_WEIGHT, PARAMS_WEIGHT, KIND_WEIGHT, NAMESPACE_WEIGHT = 0.55, 0.3, 0.1, 0.05
+NAME_WEIGHT, PARAMS_WEIGHT, KIND_WEIGHT, NAMESPACE_WEIGHT = 0.5, 0.25, 0.15, 0.1
+#: Between two classes: the share of the parameter score that the constructor's names carry.
+CONSTRUCTOR_SHARE = 0.75
 SHORTLIST = 12
 MIN_SCORE = 0.5
 
@@ -96,10 +102,15 @@ def name_similarity(left: str, right: str) -> float:
 
 
 def _namespace_names(namespace: types.ModuleType) -> list[str]:
-    names = getattr(namespace, "__all__", None)
-    if names is None:
-        names = [name for name in dir(namespace) if not name.startswith("_")]
-    return [name for name in names if isinstance(name, str) and not name.startswith("_")]
+    listed = [name for name in getattr(namespace, "__all__", ()) if isinstance(name, str)]
+    exposed = [name for name in dir(namespace) if name not in listed and _own(getattr(namespace, name, None))]
+    return [name for name in listed + exposed if not name.startswith("_")]
+
+
+def _own(value: object) -> bool:
+    """A class that MindSpore itself defines (not a helper imported from elsewhere)."""
+    module = getattr(value, "__module__", None) or ""
+    return inspect.isclass(value) and module.split(".", 1)[0] == "mindspore"
 
 
 @lru_cache(maxsize=None)
@@ -128,26 +139,52 @@ def target_index(namespaces: tuple[str, ...] = TARGET_NAMESPACES) -> tuple[_Entr
                  for key, names in names_of.items())
 
 
-def _param_names(api: str, kind: str) -> set[str] | None:
+@dataclass(frozen=True)
+class _Params:
+    """The parameter names of one API: a class's constructor and its call inputs apart."""
+
+    names: frozenset[str]  # the constructor's, or a function's
+    inputs: frozenset[str] | None = None  # a class's call inputs, when read
+
+    @property
+    def everything(self) -> set[str]:
+        return set(self.names) | set(self.inputs or ())
+
+
+def _params(api: str, kind: str, leave_out: set[str] = frozenset()) -> _Params | None:
     try:
         signature = introspect.signature_of(api, kind)
     except Exception:  # an API whose reading fails has no known parameters; it still ranks by name
         return None
     if signature is None:
         return None
-    params = signature.parameters + (signature.inputs if signature.has_call else [])
-    return {param.name for param in params if not param.is_variadic and param.name != "self"}
+
+    def names(params: list) -> frozenset[str]:
+        return frozenset(param.name for param in params
+                         if not param.is_variadic and param.name != "self" and param.name not in leave_out)
+
+    if signature.kind == "class":
+        return _Params(names(signature.parameters), names(signature.inputs) if signature.has_call else None)
+    return _Params(names(signature.parameters))
 
 
-def _overlap(source: set[str] | None, target: set[str] | None) -> tuple[float, str]:
+def _overlap(source: _Params | None, target: _Params | None) -> tuple[float, str]:
     if source is None or target is None:
         return 0.0, "parameters: unreadable on one side"
+    if source.inputs is not None and target.inputs is not None:
+        score, why = _name_overlap(set(source.names), set(target.names))
+        same_arity = len(source.inputs) == len(target.inputs)
+        return (CONSTRUCTOR_SHARE * score + (1 - CONSTRUCTOR_SHARE) * same_arity,
+                f"constructor {why}; call inputs: {len(source.inputs)} and {len(target.inputs)}")
+    return _name_overlap(source.everything, target.everything)
+
+
+def _name_overlap(source: set[str], target: set[str]) -> tuple[float, str]:
     if not source and not target:
         return 1.0, "parameters: none on either side"
     shared = sorted(source & target)
-    score = len(shared) / len(source | target)
     listed = f" ({', '.join(shared)})" if shared else ""
-    return score, f"parameters: {len(shared)} shared of {len(source | target)}{listed}"
+    return len(shared) / len(source | target), f"parameters: {len(shared)} shared of {len(source | target)}{listed}"
 
 
 def find(source_api: str, limit: int = 5, namespaces: tuple[str, ...] = TARGET_NAMESPACES) -> list[Candidate]:
@@ -162,7 +199,7 @@ def find(source_api: str, limit: int = 5, namespaces: tuple[str, ...] = TARGET_N
     shortlist = sorted(target_index(namespaces), key=lambda entry: (
         -max(name_similarity(source_name, name.rsplit(".", 1)[1]) for name in entry.names),
         entry.kind != source_kind, entry.api))[:SHORTLIST]
-    source_params = _param_names(source_api, source_kind)
+    source_params = _params(source_api, source_kind, introspect.deprecated_parameters(source_api))
     candidates = [_score(entry, source_name, source_kind, source_params, preferred) for entry in shortlist]
     rank = {namespace: index for index, namespace in enumerate(preferred)}
     candidates.sort(key=lambda candidate: (-candidate.score, rank.get(candidate.api.rsplit(".", 1)[0], len(rank)),
@@ -170,11 +207,11 @@ def find(source_api: str, limit: int = 5, namespaces: tuple[str, ...] = TARGET_N
     return [candidate for candidate in candidates if candidate.score >= MIN_SCORE][:limit]
 
 
-def _score(entry: _Entry, source_name: str, source_kind: str, source_params: set[str] | None,
+def _score(entry: _Entry, source_name: str, source_kind: str, source_params: _Params | None,
            preferred: tuple[str, ...]) -> Candidate:
     best_name = max(entry.names, key=lambda name: name_similarity(source_name, name.rsplit(".", 1)[1]))
     similarity = name_similarity(source_name, best_name.rsplit(".", 1)[1])
-    params, params_why = _overlap(source_params, _param_names(entry.api, entry.kind))
+    params, params_why = _overlap(source_params, _params(entry.api, entry.kind))
     same_kind = entry.kind == source_kind
     in_preferred = [name for name in entry.names if name.rsplit(".", 1)[0] in preferred]
     score = (NAME_WEIGHT * similarity + PARAMS_WEIGHT * params + KIND_WEIGHT * same_kind

@@ -8,7 +8,7 @@ import pytest
 
 from generator import introspect
 from generator.cli import main
-from generator.finder import MIN_SCORE, _overlap, find, name_similarity, normalized, target_index
+from generator.finder import CONSTRUCTOR_SHARE, MIN_SCORE, _overlap, _Params, find, name_similarity, normalized, target_index
 
 
 def test_names_compare_without_case_and_underscores():
@@ -18,10 +18,19 @@ def test_names_compare_without_case_and_underscores():
 
 
 def test_parameter_overlap_is_shared_over_all_and_says_which():
-    score, why = _overlap({"input", "dim", "keepdim"}, {"input", "axis", "keepdims"})
+    score, why = _overlap(_Params(frozenset({"input", "dim", "keepdim"})), _Params(frozenset({"input", "axis", "keepdims"})))
     assert score == pytest.approx(1 / 5)
     assert why == "parameters: 1 shared of 5 (input)"
-    assert _overlap(None, {"x"})[0] == 0.0
+    assert _overlap(None, _Params(frozenset({"x"})))[0] == 0.0
+
+
+def test_two_classes_compare_constructors_by_name_and_inputs_by_number():
+    torch_like = _Params(frozenset({"reduction"}), frozenset({"input", "target"}))
+    score, why = _overlap(torch_like, _Params(frozenset({"reduction"}), frozenset({"logits", "labels"})))
+    assert score == pytest.approx(1.0)
+    assert why == "constructor parameters: 1 shared of 1 (reduction); call inputs: 2 and 2"
+    score, _ = _overlap(torch_like, _Params(frozenset({"reduction"}), frozenset({"x"})))
+    assert score == pytest.approx(CONSTRUCTOR_SHARE)
 
 
 @pytest.mark.frameworks
@@ -37,6 +46,7 @@ def test_same_objects_are_one_candidate_named_once():
 @pytest.mark.frameworks
 @pytest.mark.parametrize("source, expected, kind", [
     ("torch.nn.GELU", "mindspore.mint.nn.GELU", "class"),
+    ("torch.nn.LayerNorm", "mindspore.mint.nn.LayerNorm", "class"),  # exposed, though not in mint.nn.__all__
     ("torch.nn.functional.relu", "mindspore.mint.nn.functional.relu", "function"),
     ("torch.optim.lr_scheduler.StepLR", "mindspore.experimental.optim.lr_scheduler.StepLR", "class"),
 ])
