@@ -3,14 +3,14 @@
 Contract:
 
 - Candidates are the public callables of ``TARGET_NAMESPACES`` as the installed MindSpore has
-  them: a namespace's ``__all__`` plus its other attributes without a leading underscore that are
-  MindSpore's own classes (``mindspore.mint.nn.__all__`` leaves out ``LayerNorm``, ``Dropout`` and
-  other layers that it does expose; the functions it leaves out are its implementation's imports);
-  submodules are not candidates. A namespace the
-  installed package lacks is skipped.
+  them: each namespace's ``__all__``, plus the names it exposes beyond it that are MindSpore's own
+  classes or objects found already (``mindspore.mint.nn.__all__`` leaves out ``LayerNorm`` and
+  ``Dropout``, ``mindspore.mint.nn.functional.__all__`` leaves out ``hardshrink``, all of which it
+  exposes; the other functions it leaves out are its implementation's imports). Submodules are not
+  candidates; a namespace the installed package lacks is skipped.
 - Names that are the same object (``mindspore.nn.Linear is mindspore.mint.nn.Linear``) form one
-  candidate: its ``api`` is the name in the first namespace of ``TARGET_NAMESPACES`` that has it,
-  the rest are its ``aliases``.
+  candidate: its ``api`` is its name in the namespace ``PREFERRED`` ranks first for the source's
+  module, else the first listed; the rest are its ``aliases``.
 - Each candidate gets a score in [0, 1] and the reasons behind it (``Candidate.why``):
   name similarity, case and underscores ignored (weight ``NAME_WEIGHT``); the overlap of parameter
   names, read with ``introspect.signature_of``, leaving out parameters the source documents as
@@ -101,40 +101,62 @@ def name_similarity(left: str, right: str) -> float:
     return 1.0 if a == b else difflib.SequenceMatcher(None, a, b).ratio()
 
 
-def _namespace_names(namespace: types.ModuleType) -> list[str]:
-    listed = [name for name in getattr(namespace, "__all__", ()) if isinstance(name, str)]
-    exposed = [name for name in dir(namespace) if name not in listed and _own(getattr(namespace, name, None))]
-    return [name for name in listed + exposed if not name.startswith("_")]
+def _listed(namespace: types.ModuleType) -> list[str]:
+    return [name for name in getattr(namespace, "__all__", ()) if isinstance(name, str) and not name.startswith("_")]
 
 
-def _own(value: object) -> bool:
+def _exposed(namespace: types.ModuleType) -> list[str]:
+    listed = set(_listed(namespace))
+    return [name for name in dir(namespace) if not name.startswith("_") and name not in listed]
+
+
+def _own_class(value: object) -> bool:
     """A class that MindSpore itself defines (not a helper imported from elsewhere)."""
     module = getattr(value, "__module__", None) or ""
     return inspect.isclass(value) and module.split(".", 1)[0] == "mindspore"
 
 
+def _candidate_value(namespace: types.ModuleType, name: str) -> object | None:
+    try:
+        value = getattr(namespace, name)
+    except Exception:
+        return None
+    return None if isinstance(value, types.ModuleType) or not callable(value) else value
+
+
 @lru_cache(maxsize=None)
 def target_index(namespaces: tuple[str, ...] = TARGET_NAMESPACES) -> tuple[_Entry, ...]:
-    """Every candidate object of the installed MindSpore, same objects grouped (see the contract)."""
-    names_of: dict[int, list[str]] = {}
-    objects: dict[int, object] = {}
+    """Every candidate object of the installed MindSpore, same objects grouped (see the contract).
+
+    First every namespace's ``__all__``; then the names a namespace exposes beyond it: its own
+    classes, and any object already found (``mindspore.mint.nn.functional.hardshrink`` is listed
+    in ``mindspore.ops`` only), so an exposed name never brings in an implementation helper.
+    """
+    modules = []
     for dotted in namespaces:
         try:
-            namespace = importlib.import_module(dotted)
+            modules.append((dotted, importlib.import_module(dotted)))
         except Exception:
             continue  # a namespace this MindSpore version lacks
-        for name in _namespace_names(namespace):
-            try:
-                value = getattr(namespace, name)
-            except Exception:
-                continue
-            if isinstance(value, types.ModuleType) or not callable(value):
-                continue
-            key = id(value)
-            objects[key] = value
-            names = names_of.setdefault(key, [])
-            if f"{dotted}.{name}" not in names:  # some ``__all__`` lists a name twice
-                names.append(f"{dotted}.{name}")
+    names_of: dict[int, list[str]] = {}
+    objects: dict[int, object] = {}
+
+    def add(dotted: str, name: str, value: object) -> None:
+        objects[id(value)] = value
+        names = names_of.setdefault(id(value), [])
+        if f"{dotted}.{name}" not in names:  # some ``__all__`` lists a name twice
+            names.append(f"{dotted}.{name}")
+
+    for dotted, module in modules:
+        for name in _listed(module):
+            value = _candidate_value(module, name)
+            if value is not None:
+                add(dotted, name, value)
+    for dotted, module in modules:
+        for name in _exposed(module):
+            value = _candidate_value(module, name)
+            if value is not None and (_own_class(value) or id(value) in objects):
+                add(dotted, name, value)
     return tuple(_Entry(tuple(names), "class" if inspect.isclass(objects[key]) else "function")
                  for key, names in names_of.items())
 
@@ -213,7 +235,8 @@ def _score(entry: _Entry, source_name: str, source_kind: str, source_params: _Pa
     similarity = name_similarity(source_name, best_name.rsplit(".", 1)[1])
     params, params_why = _overlap(source_params, _params(entry.api, entry.kind))
     same_kind = entry.kind == source_kind
-    in_preferred = [name for name in entry.names if name.rsplit(".", 1)[0] in preferred]
+    in_preferred = sorted((name for name in entry.names if name.rsplit(".", 1)[0] in preferred),
+                          key=lambda name: preferred.index(name.rsplit(".", 1)[0]))
     score = (NAME_WEIGHT * similarity + PARAMS_WEIGHT * params + KIND_WEIGHT * same_kind
              + NAMESPACE_WEIGHT * bool(in_preferred))
     why = ["name: same (case and underscores ignored)" if similarity == 1.0
