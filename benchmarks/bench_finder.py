@@ -46,6 +46,8 @@ def main() -> None:
               f"({time.perf_counter() - started:.1f} s)")
     total = len(tops)
     print(f"all: {total} public, {sum(top is not None for top in tops.values())} with a candidate")
+    for floor in (1.0, 0.9, 0.7):
+        print(f"  top score >= {floor}: {sum(top is not None and top.score >= floor for top in tops.values())}")
     print(f"\nsample of {args.sample} (seed {args.seed}): source -> top candidate (score)")
     for source in sorted(random.Random(args.seed).sample(sorted(tops), min(args.sample, total))):
         top = tops[source]
