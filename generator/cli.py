@@ -17,6 +17,9 @@ from .pipeline import DEFAULT_CACHE, DEFAULT_MAPPINGS, DEFAULT_OUTPUT, Generatio
 from .schema import DEVICES, json_schema_text
 
 SCHEMA_FILE = ROOT / "schema" / "mapping.schema.json"
+#: What ``coverage`` counts when no --module is given: the site's modules and the schedulers.
+DEFAULT_COVERAGE_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.optim",
+                            "torch.optim.lr_scheduler")
 
 
 def _mapping_paths(args: argparse.Namespace) -> list[Path]:
@@ -95,6 +98,11 @@ def cmd_new(args: argparse.Namespace) -> int:
     from .pipeline import preview
     from .scaffold import ScaffoldError, create_mapping
 
+    if args.batch is not None:
+        return cmd_new_batch(args)
+    if args.source is None or args.target is None:
+        print("error: give SOURCE_API and TARGET_API, or --batch PAIRS", file=sys.stderr)
+        return 2
     try:
         path = create_mapping(args.source, args.target, args.mappings)
     except ScaffoldError as error:
@@ -105,6 +113,91 @@ def cmd_new(args: argparse.Namespace) -> int:
     counts = summarize(runs)
     print(f"Ran its examples: {counts['ok']} of {counts['snippets']} snippets ran.")
     print(f"Rendered {_shown(page)}; fill in the TODOs, then `python -m generator check` and `make html`.")
+    return 0
+
+
+def cmd_new_batch(args: argparse.Namespace) -> int:
+    from .batch import BatchError, scaffold_batch
+
+    if args.source is not None:
+        print("error: give either SOURCE_API TARGET_API or --batch PAIRS, not both", file=sys.stderr)
+        return 2
+    try:
+        result = scaffold_batch(args.batch, args.mappings, auto=args.auto)
+    except BatchError as error:
+        print(error, file=sys.stderr)
+        return 1
+    for pair, why in result.picked:
+        print(f"{args.batch}:{pair.line}: picked {pair.target} for {pair.source} ({why})")
+    for pair, path in result.written:
+        print(f"Wrote {_shown(path)}")
+    for pair, reason in result.skipped:
+        print(f"{args.batch}:{pair.line}: skipped {pair.source}: {reason}", file=sys.stderr)
+    print(f"{len(result.written)} written, {len(result.skipped)} skipped; "
+          "fill in the TODOs, then `python -m generator check`.")
+    return 0 if result.written or not result.skipped else 1
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    import json
+
+    from .finder import MIN_SCORE, find
+    from .introspect import ApiNotFound
+
+    try:
+        candidates = find(args.source, limit=args.limit)
+    except ApiNotFound as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"source": args.source, "candidates": [c.as_dict() for c in candidates]}, indent=2))
+        return 0
+    if not candidates:
+        print(f"No candidate for {args.source} scores {MIN_SCORE} or more.")
+        return 0
+    for rank, candidate in enumerate(candidates, start=1):
+        also = f"  (also {', '.join(candidate.aliases)})" if candidate.aliases else ""
+        print(f"{rank}. {candidate.api}  {candidate.score:.3f}  {candidate.kind}{also}")
+        for reason in candidate.why:
+            print(f"     {reason}")
+    return 0
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    import json
+
+    from .coverage import coverage
+
+    modules = tuple(args.module or DEFAULT_COVERAGE_MODULES)
+    if args.missing and args.missing not in modules:
+        modules += (args.missing,)
+    loaded = load_mappings([args.mappings])
+    for problem in loaded.problems:
+        print(problem, file=sys.stderr)
+    try:
+        report = coverage(loaded.mappings, modules)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    shown = [row for row in report if not args.missing or row.module == args.missing]
+    if args.json:
+        print(json.dumps([{"module": row.module, "public": len(row.public), "mapped": len(row.mapped),
+                           "percent": round(row.percent, 1), "missing": list(row.missing)} for row in shown],
+                         indent=2))
+        return 0
+    if args.missing:
+        (row,) = shown
+        print(f"{row.module}: {len(row.missing)} of {len(row.public)} public names have no mapping")
+        for name in row.missing:
+            print(f"  {row.module}.{name}")
+        return 0
+    width = max(len(row.module) for row in report)
+    for row in report:
+        print(f"{row.module:<{width}}  {len(row.mapped):>4} / {len(row.public):<4} {row.percent:5.1f}%")
+    total_public = sum(len(row.public) for row in report)
+    total_mapped = sum(len(row.mapped) for row in report)
+    print(f"{'total':<{width}}  {total_mapped:>4} / {total_public:<4} "
+          f"{100.0 * total_mapped / total_public if total_public else 100.0:5.1f}%")
     return 0
 
 
@@ -188,12 +281,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
 
     new = commands.add_parser("new", help="scaffold a mapping from the installed frameworks' signatures")
-    new.add_argument("source", metavar="SOURCE_API", help="e.g. torch.nn.HuberLoss")
-    new.add_argument("target", metavar="TARGET_API", help="e.g. mindspore.nn.HuberLoss")
+    new.add_argument("source", nargs="?", metavar="SOURCE_API", help="e.g. torch.nn.HuberLoss")
+    new.add_argument("target", nargs="?", metavar="TARGET_API", help="e.g. mindspore.nn.HuberLoss")
+    new.add_argument("--batch", type=Path, metavar="PAIRS",
+                     help="scaffold every 'SOURCE_API [TARGET_API]' line of this file (no preview run)")
+    new.add_argument("--auto", action="store_true",
+                     help="with --batch: a line without TARGET_API takes the finder's top candidate")
     mappings_option(new)
     execution_options(new)
     new.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR", help="folder for the rendered page")
     new.set_defaults(handler=cmd_new)
+
+    finder = commands.add_parser("find", help="rank MindSpore candidates for a PyTorch API by name and signature")
+    finder.add_argument("source", metavar="SOURCE_API", help="e.g. torch.nn.GELU")
+    finder.add_argument("--limit", type=_positive_int, default=5, metavar="N", help="at most N candidates (default: 5)")
+    finder.add_argument("--json", action="store_true", help="print JSON instead of text")
+    finder.set_defaults(handler=cmd_find)
+
+    progress = commands.add_parser("coverage", help="mapped and missing public names per source module")
+    mappings_option(progress)
+    progress.add_argument("--module", action="append", metavar="MODULE",
+                          help=f"a source module to count (repeatable; default: {', '.join(DEFAULT_COVERAGE_MODULES)})")
+    progress.add_argument("--missing", metavar="MODULE", help="list the public names of MODULE that have no mapping")
+    progress.add_argument("--json", action="store_true", help="print JSON instead of text")
+    progress.set_defaults(handler=cmd_coverage)
 
     importer = commands.add_parser("import", help="convert hand-written difference pages (Markdown) into mapping YAML")
     importer.add_argument("pages", nargs="+", type=Path, metavar="PAGE.md", help="pages or folders of pages")
