@@ -53,15 +53,18 @@ _BlockDumper.add_representer(str, _block_strings)
 
 
 def synthetic_copy(data: dict, number: int) -> dict:
-    """The mapping under new API names (``<name>Copy<number>`` on both sides), snippets made distinct."""
+    """The mapping under new API names (``<name>Copy<number>`` on every side of every pair on the
+    page: main pair, alternatives, other pairs), snippets made distinct."""
     copy = json.loads(json.dumps(data))
-    for side in ("source", "target"):
-        if copy.get(side):
-            api = copy[side]["api"]
-            renamed = f"{api}Copy{number}"
-            copy[side]["signature"] = copy[side]["signature"].replace(api, renamed)
-            copy[side]["api"] = renamed
-            copy[side].pop("url", None)
+    sides = [copy.get("source"), copy.get("target")]
+    sides += [alternative.get("target") for alternative in copy.get("alternatives", [])]
+    sides += [pair.get(side) for pair in copy.get("other_pairs", []) for side in ("source", "target")]
+    for side in filter(None, sides):
+        api = side["api"]
+        renamed = f"{api}Copy{number}"
+        side["signature"] = side["signature"].replace(api, renamed)
+        side["api"] = renamed
+        side.pop("url", None)
     for example in copy.get("examples", []):
         for side in ("source", "target"):
             if example.get(side):
