@@ -70,10 +70,18 @@ def _mindspore_parts(api: str, kind: str, version: str) -> tuple[str, str]:
 
 _DOC_PARTS = {"torch": _torch_parts, "mindspore": _mindspore_parts}
 
-DOC_URL_PATTERNS: dict[str, str] = {
+PUBLISHED_DOC_URL_PATTERNS: dict[str, str] = {
     "torch": "https://docs.pytorch.org/docs/{release}/{folder}/{api}.html",
     "mindspore": "https://www.mindspore.cn/docs/en/{release}/api_python/{folder}/{api}.html",
 }
+DOC_URL_PATTERNS: dict[str, str] = dict(PUBLISHED_DOC_URL_PATTERNS)  # the patterns of the current build
+
+
+def use_doc_url_patterns(overrides: dict[str, str]) -> None:
+    """Make the published patterns, with ``overrides`` replacing some, the current ones: each build
+    starts afresh, so an override of one build never carries over to the next in the same process."""
+    DOC_URL_PATTERNS.clear()
+    DOC_URL_PATTERNS.update(PUBLISHED_DOC_URL_PATTERNS, **overrides)
 
 FRAMEWORKS: dict[str, Framework] = {
     "torch": Framework("torch", "PyTorch", "torch", ("torchvision", "torchaudio", "torchtext")),

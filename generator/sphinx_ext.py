@@ -30,7 +30,7 @@ from sphinx.util import logging
 
 from . import __version__, locks
 from .coverage import DEFAULT_MODULES
-from .frameworks import DOC_URL_PATTERNS
+from .frameworks import use_doc_url_patterns
 from .pipeline import GenerationError, Options, generate, summarize
 from .site import setup_site
 
@@ -72,7 +72,7 @@ def generate_pages(app: Sphinx) -> None:
         coverage_modules=tuple(config.mapping_coverage_modules),
         matrix=_resolve(app, config.mapping_matrix) if config.mapping_matrix else None,
     )
-    DOC_URL_PATTERNS.update(config.mapping_doc_urls)
+    use_doc_url_patterns(config.mapping_doc_urls)
     before = sorted(output.rglob("*.md")) if output.is_dir() else []
     logger.info("[mappings] generating pages into %s", output)
     try:
