@@ -7,7 +7,7 @@ PIP_VERSION := 26.3
 SPHINXOPTS ?= -W --keep-going
 JOBS ?=
 
-.PHONY: venv html test check run verify clean lock
+.PHONY: venv html test check run verify clean lock messages
 
 venv: $(INSTALLED)
 
@@ -18,8 +18,9 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# Both languages, side by side: _build/html/en, _build/html/zh_CN, and _build/html/index.html linking them.
 html: $(INSTALLED)
-	$(PY) -m sphinx -b html $(SPHINXOPTS) . _build/html
+	$(PY) -m generator html --out _build/html -- $(SPHINXOPTS)
 
 # The unit and integration tests, then the CI gate over the repository's own mappings.
 test: $(INSTALLED)
@@ -37,6 +38,13 @@ run: $(INSTALLED)
 
 clean:
 	rm -rf _build docs/api .cache
+
+# Message catalogs of the pages' own words (docs/contributing.md, "Translating"): extract the
+# messages from templates/ and generator/ into locale/messages.pot, then merge them into each
+# language's .po file. Translate the new entries (and clear `fuzzy`); the build compiles the .po.
+messages: $(INSTALLED)
+	$(PY) -m babel.messages.frontend extract --no-location --sort-output --omit-header -k N_ -F babel.cfg -o locale/messages.pot .
+	$(PY) -m babel.messages.frontend update --omit-header --init-missing --ignore-obsolete -i locale/messages.pot -d locale -l zh_CN
 
 # Re-pin every dependency after editing requirements.in.
 lock: $(INSTALLED)

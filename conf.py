@@ -31,6 +31,11 @@ myst_heading_anchors = 3
 html_theme = "furo"
 html_title = project
 html_static_path = ["docs/_static"]
+templates_path = ["docs/_templates"]
+# Furo's sidebar with the language switcher (generator/site.py) under the site's name.
+html_sidebars = {"**": ["sidebar/brand.html", "sidebar/languages.html", "sidebar/search.html",
+                        "sidebar/scroll-start.html", "sidebar/navigation.html", "sidebar/ethical-ads.html",
+                        "sidebar/scroll-end.html", "sidebar/variant-selector.html"]}
 html_favicon = "docs/_static/favicon.svg"
 # Pages link to their YAML ("Edit this page"); the generated MyST is not offered as source.
 html_show_sourcelink = False
@@ -45,6 +50,13 @@ copybutton_exclude = ".linenos, .gp, .hll"
 # with `-D mapping_repository=...`) before the site is published; "" removes the links.
 mapping_repository = "https://github.com/api-mapping-docs/pytorch-mindspore-mappings"
 mapping_repository_branch = "main"
+
+# Languages: `make html` builds one site per language, side by side (_build/html/en, _build/html/zh_CN;
+# see generator/languages.py), each with `-D language=...`. Sphinx's and Furo's own words follow
+# `language`; the pages' words come from locale/ (generator/i18n.py). Chinese search splits words with
+# jieba (Sphinx's `zh` search language uses it when it is installed).
+language = "en"
+mapping_languages = ["en", "zh_CN"]
 
 # See generator/sphinx_ext.py for every option.
 mapping_paths = ["mappings"]

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import ROOT, __version__
+from .i18n import LANGUAGES
 from .loader import load_mappings, placeholder_problems
 from .pipeline import DEFAULT_CACHE, DEFAULT_MAPPINGS, DEFAULT_OUTPUT, GenerationError, Options, generate, summarize
 from .schema import DEVICES, json_schema_text
@@ -227,6 +228,17 @@ def cmd_merge_reports(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_html(args: argparse.Namespace) -> int:
+    from .languages import build
+
+    timings: dict[str, float] = {}
+    status = build(args.out, languages=args.language or LANGUAGES, sphinx_options=args.sphinx_options,
+                   overrides=args.overrides, timings=timings)
+    print("built " + ", ".join(f"{args.out / language} ({seconds:.1f} s)" for language, seconds in timings.items())
+          + f"; languages linked from {args.out / 'index.html'}")
+    return status
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     text = json_schema_text()
     if args.check:
@@ -325,6 +337,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML for CI dashboards")
     verify.add_argument("--github", action="store_true", help="print GitHub workflow annotations")
     verify.set_defaults(handler=cmd_verify)
+
+    site = commands.add_parser("html", help="build the site in every language (_build/html/<language>/, what `make html` runs)")
+    site.add_argument("--out", type=Path, default=Path("_build/html"), metavar="DIR", help="(default: _build/html)")
+    site.add_argument("--language", action="append", choices=LANGUAGES, metavar="LANGUAGE",
+                      help=f"build only this language (repeatable; default: {', '.join(LANGUAGES)})")
+    site.add_argument("-D", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                      help="a Sphinx setting, as sphinx-build -D")
+    site.add_argument("sphinx_options", nargs="*", metavar="SPHINX_OPTION",
+                      help="further sphinx-build options after --, e.g. -- -W --keep-going")
+    site.set_defaults(handler=cmd_html)
 
     schema = commands.add_parser("schema", help="write the JSON Schema that editors use for mapping files")
     schema.add_argument("--file", type=Path, default=SCHEMA_FILE, help=f"(default: {_shown(SCHEMA_FILE)})")

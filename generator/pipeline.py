@@ -53,6 +53,7 @@ class Options:
     matrix: Path | None = None  # merged device reports (``merge-reports``) shown on the pages
     frameworks: tuple[str, ...] | None = None  # run only these frameworks' sides (None: all); see ``devices``
     allow_missing: bool = False  # publish pages whose sides say "not run here" (else ``generate`` refuses)
+    language: str = "en"  # the pages' language (``i18n.LANGUAGES``); outputs are the same in every language
 
 
 @dataclass
@@ -132,7 +133,7 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
             runs, probed = execute_all(mappings, options)
             matrix = read_matrix(options.matrix)
             pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix,
-                                probed)
+                                probed, language=options.language)
         except ReportError as error:
             remove_generated(output)
             raise GenerationError(str(error)) from None
@@ -175,7 +176,7 @@ def preview(path: Path, output: Path = DEFAULT_OUTPUT, options: Options | None =
         page = output / f"{loaded.mapping.page_path}.md"
         examples = {index: run for (_, index), run in runs.items()}
         try:
-            atomic_write(page, Renderer().page(loaded, examples, options.device,
+            atomic_write(page, Renderer(language=options.language).page(loaded, examples, options.device,
                                                probes=probed.get(loaded.mapping.source.api)))
         except OSError as error:
             raise GenerationError(f"cannot write {page}: {_reason(error)}") from None

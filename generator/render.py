@@ -23,11 +23,15 @@ from . import ROOT
 from .devices import split_label
 from .execute import expectation, failure_text
 from .frameworks import framework_of
+from .i18n import DEFAULT_LANGUAGE, LocalText, _, untranslated, using
+from .i18n import gettext as i18n_gettext
+from .i18n import ngettext as i18n_ngettext
 from .loader import LoadedMapping
-from .probes import behaviour_view, tolerance_sentence
+from .probes import TOLERANCES, behaviour_view
 from .prose import render_block, render_inline
 from .reports import example_matrix
-from .schema import DEVICES, ApiSide, Example, Mapping, Status, field_reference, numbered_rows
+from .schema import (CATEGORY_TEXT, DEVICES, ROW_LABEL_TEXT, ApiSide, Example, Mapping, Status, field_reference,
+                     numbered_rows)
 
 TEMPLATES = ROOT / "templates"
 
@@ -55,6 +59,47 @@ def paragraphs(text: str | None) -> list[str]:
     return [escape_text(" ".join(block.split())) for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
 
 
+# -- translatable text: the language being rendered, or English marked as untranslated ----------
+
+UNTRANSLATED_ROLE = "untranslated"
+_BLOCK_LINE = re.compile(r"^(\s|- |\d+\. |\$\$)")
+
+
+def pick(value) -> tuple[str | None, str | None]:
+    """(text in the language being rendered, None) or (the fallback text, its language)."""
+    if isinstance(value, LocalText):
+        return value.pick()
+    return value, None
+
+
+def untranslated_mark(language: str) -> str:
+    """The marker beside a text shown in ``language`` because the page's language has none
+    (the ``untranslated`` role of ``site``: a small badge whose tooltip says so)."""
+    return f"{{{UNTRANSLATED_ROLE}}}`{language}`"
+
+
+def _marked(rendered: str, fallback: str | None, block: bool) -> str:
+    if fallback is None or not rendered:
+        return rendered
+    mark = untranslated_mark(fallback)
+    if not block:
+        return f"{rendered} {mark}"
+    last = rendered.rsplit("\n", 1)[-1]
+    if _BLOCK_LINE.match(last) or last.startswith("$"):  # a list or math ends the text: a line of its own
+        return f"{rendered}\n\n{mark}"
+    return f"{rendered} {mark}"
+
+
+def localized(function, block: bool = False):
+    """A filter that shows a ``LocalText`` in the language being rendered, marked where it falls
+    back to another language; other values pass through ``function`` as they are."""
+    def apply(value, *args):
+        text, fallback = pick(value)
+        return _marked(function(text, *args), fallback, block)
+    apply.__name__ = getattr(function, "__name__", "localized")
+    return apply
+
+
 def fence(code: str, language: str) -> str:
     """A fenced block that no backtick run inside ``code`` can close early."""
     longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
@@ -72,10 +117,11 @@ class Provenance:
     dates: set[str] = field(default_factory=set)
 
     def describe(self) -> str:
-        frameworks = " and ".join(f"{name} {version}" for name, version in sorted(self.versions.items()))
+        frameworks = _(" and ").join(f"{name} {version}" for name, version in sorted(self.versions.items()))
         where = self.device.upper() + (f" ({self.device_name})" if self.device_name else "")
-        when = ", ".join(sorted(self.dates)) if self.dates else "an unknown date"
-        return f"The outputs on this page were printed by {frameworks} on {where}, on {when}."
+        when = ", ".join(sorted(self.dates)) if self.dates else _("an unknown date")
+        return _("The outputs on this page were printed by {frameworks} on {where}, on {when}.").format(
+            frameworks=frameworks, where=where, when=when)
 
 
 # What a URL may keep as is: RFC 3986's reserved and unreserved characters and ``%``, except
@@ -145,20 +191,23 @@ def failure_description(result, device: str, framework: str, version: str, decla
     """What a failure is: a missing kernel on this device, an error on every device, a timeout or a crash.
 
     ``declared_devices``: the devices on which the example declares this failure, if it does."""
-    where = f"{framework} {version} on {device.upper()}"
+    names = {"framework": framework, "version": version, "device": device.upper()}
+    where = _("{framework} {version} on {device}").format(**names)
     text = failure_text(result)
     if result.status == "timeout":
-        return f"This example did not finish in time with {where}: {text}"
+        return _("This example did not finish in time with {where}: {text}").format(where=where, text=text)
     if result.status == "crash":
-        return f"This example crashed the {framework} process with {where}: {text}"
+        return _("This example crashed the {framework} process with {where}: {text}").format(
+            framework=framework, where=where, text=text)
     everywhere = declared_devices is not None and set(declared_devices) >= set(DEVICES)
     if not everywhere and _MISSING_KERNEL.search(text):
-        return f"This example does not run on {device.upper()}: {framework} {version} has no {device.upper()} kernel for it. {text}"
+        return _("This example does not run on {device}: {framework} {version} has no {device} kernel for it. "
+                 "{text}").format(**names, text=text)
     if not everywhere and (_KERNEL_REJECTS.search(text) or declared_devices is not None):
-        return (f"This example does not run on {device.upper()}: the {device.upper()} kernel of {framework} {version} "
-                f"rejects it. {text}")
-    return (f"This example raises an error with {where}. The error is not about a kernel of this device, "
-            f"so it is expected on every device: {text}")
+        return _("This example does not run on {device}: the {device} kernel of {framework} {version} "
+                 "rejects it. {text}").format(**names, text=text)
+    return _("This example raises an error with {where}. The error is not about a kernel of this device, "
+             "so it is expected on every device: {text}").format(where=where, text=text)
 
 
 def fails_on_every_device(example: Example, side: str) -> bool:
@@ -204,9 +253,11 @@ def matrix_cell(cell: dict | None) -> str:
     if cell is None:
         return "\\-"
     if cell.get("status") == "not run":
-        return "not run here"
+        return _("not run here")
     version = f" ({cell['version']})" if cell.get("version") else ""
-    return escape_cell(f"failed: {cell['error']}{version}" if cell.get("error") else f"ran{version}")
+    if cell.get("error"):
+        return escape_cell(_("failed: {error}").format(error=cell["error"]) + version)
+    return escape_cell(_("ran") + version)
 
 
 def example_view(number: int, example: Example, mapping: Mapping, run, device: str, matrix: dict | None = None) -> ExampleView:
@@ -222,7 +273,8 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
                         key=framework.key)
         not_run = getattr(run, "not_run", {}).get(side) if run is not None else None
         if not_run is not None:
-            view.not_run = f"The {framework.display} side of this example was not run here: {not_run}."
+            view.not_run = _("The {framework} side of this example was not run here: {reason}.").format(
+                framework=framework.display, reason=not_run)
         elif result is not None and result.status != "ok":
             version = result.framework_version or framework.version or "?"
             # a declaration explains only the failure whose error text it names
@@ -230,14 +282,14 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
             expected = example.expected_failure(side, device) if view.expected else None
             view.failure = failure_description(result, device, framework.display, version,
                                                expected.devices if expected else None)
-            view.reason = expected.reason if expected else None
+            view.reason = expected.reason if expected else None  # a LocalText: the template picks the language
             view.marks_page = not fails_on_every_device(example, side)
         sides.append(view)
     block = "\n\n".join(f"# {view.framework}\n{view.code}" for view in sides)
     comparison = getattr(run, "comparison", None) if run is not None else None
     return ExampleView(
         number=number,
-        note=render_block(example.note).split("\n") if example.note else [],
+        note=localized(render_block, block=True)(example.note).split("\n") if example.note else [],
         block=fence(block, "python"),
         sides=sides,
         verdict=comparison.verdict if comparison is not None and example.same_values else None,
@@ -255,8 +307,27 @@ def _device_shown(label: str) -> str:
 
 def tolerance_text(example: Example) -> str:
     """The comparison rule, as stated on the page below compared outputs (see ``compare``)."""
-    return (f"Outputs are compared number by number with rtol={example.tolerance.rtol:g} and "
-            f"atol={example.tolerance.atol:g}, each value no more precisely than both sides printed it.")
+    return _("Outputs are compared number by number with rtol={rtol} and atol={atol}, each value no more "
+             "precisely than both sides printed it.").format(rtol=f"{example.tolerance.rtol:g}",
+                                                            atol=f"{example.tolerance.atol:g}")
+
+
+def probe_tolerance_text() -> str:
+    """``probes.tolerance_sentence`` in the language being rendered."""
+    parts = ", ".join(f"{dtype} rtol={rtol:g} atol={atol:g}" for dtype, (rtol, atol) in TOLERANCES.items())
+    return _("Values are compared within the tolerance of their dtype ({parts}); integers and bool exactly; "
+             "NaN equals NaN.").format(parts=parts)
+
+
+def shown_rows(differences) -> list[tuple[str, str, object]]:
+    """``schema.numbered_rows`` with the category and the "Parameter 3" label in the page's language."""
+    counters: dict[str, int] = {}
+    rows = []
+    for shown, _label, row in numbered_rows(differences):
+        counters[row.category] = counters.get(row.category, 0) + 1
+        rows.append((_(CATEGORY_TEXT[row.category]) if shown else "",
+                     _(ROW_LABEL_TEXT[row.category]).format(number=counters[row.category]), row))
+    return rows
 
 
 def provenance_of(mapping: Mapping, runs: dict[int, object], device: str) -> Provenance | None:
@@ -334,8 +405,21 @@ def name_cell(text: str | None) -> str:
     return escape_cell(text)
 
 
+def _in_language(method):
+    """Run a ``Renderer`` method with ``_`` and the text filters in the renderer's language."""
+    def wrapper(self, *args, **kwargs):
+        with using(self.language):
+            return method(self, *args, **kwargs)
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
 class Renderer:
-    def __init__(self, templates: Path = TEMPLATES):
+    """Pages in one language (``i18n.LANGUAGES``): the templates' words from the message catalogs
+    (``jinja2.ext.i18n``), the mappings' translatable text from their YAML."""
+
+    def __init__(self, templates: Path = TEMPLATES, language: str = DEFAULT_LANGUAGE):
+        self.language = language
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates)),
             undefined=jinja2.StrictUndefined,
@@ -343,11 +427,16 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             autoescape=False,  # Markdown, not HTML: escaping is done by the filters below
+            extensions=["jinja2.ext.i18n"],
         )
-        self.env.filters.update(text=escape_text, cell=escape_cell, paragraphs=paragraphs, fence=fence,
-                                html=html_text, name_cell=name_cell, front=json.dumps,
-                                prose=render_block, prose_inline=render_inline, doc_url=doc_url)
+        self.env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
+        self.env.install_gettext_callables(i18n_gettext, i18n_ngettext, newstyle=True)
+        self.env.filters.update(text=localized(escape_text), cell=localized(escape_cell), paragraphs=paragraphs,
+                                fence=fence, html=html_text, name_cell=name_cell, front=json.dumps,
+                                prose=localized(render_block, block=True), prose_inline=localized(render_inline),
+                                doc_url=doc_url)
 
+    @_in_language
     def page(self, loaded: LoadedMapping, runs: dict[int, object] | None = None, device: str = "cpu",
              matrix: dict | None = None, probes=None) -> str:
         mapping = loaded.mapping
@@ -363,19 +452,20 @@ class Renderer:
             target_framework=framework_of(mapping.target.api).display if mapping.target else "MindSpore",
             source_url=doc_url(mapping.source),
             target_url=doc_url(mapping.target) if mapping.target else None,
-            rows=numbered_rows(mapping.differences),
+            rows=shown_rows(mapping.differences),
             examples=examples,
             numbered=len(examples) > 1,
             status=mapping.status,
             provenance=provenance.describe() if provenance else None,
             yaml_path=_shown_path(loaded.path),
             behaviour=behaviour_view(mapping, probes),
-            probe_tolerance=tolerance_sentence(),
+            probe_tolerance=probe_tolerance_text(),
             apis=list(dict.fromkeys(api for pair in mapping.api_pairs() for api in pair[:2] if api)),
             failed_on=device.upper() if any(example.marks_page for example in examples) else None,
             device=device.upper(),
         )
 
+    @_in_language
     def overview(self, mappings: list[LoadedMapping], failing: set[str] = frozenset(), device: str = "cpu") -> str:
         modules = overview_rows(mappings, failing)
         counts = {status: sum(1 for m in mappings if m.mapping.status is status) for status in Status}
@@ -384,26 +474,38 @@ class Renderer:
             versions=compared_versions(), device=device.upper(), prefix="",
         )
 
+    @_in_language
     def module_index(self, module: str, rows: list[OverviewRow], device: str = "cpu") -> str:
         return self.env.get_template("module.md.j2").render(
             module=module, rows=rows, versions=compared_versions(), device=device.upper(), prefix="../")
 
+    @_in_language
     def status_table(self) -> str:
         return self.env.get_template("statuses.md.j2").render(statuses=list(Status))
 
+    @_in_language
     def coverage(self, modules: list) -> str:
         return self.env.get_template("coverage.md.j2").render(modules=modules)
 
+    @_in_language
     def field_reference(self) -> str:
         return self.env.get_template("fields.md.j2").render(fields=field_reference())
+
+    @_in_language
+    def translation_status(self, mappings: list[LoadedMapping]) -> str:
+        """Per mapping, the fields that have no text in this language (shown in another one)."""
+        rows = [(loaded.mapping, _shown_path(loaded.path), untranslated(loaded.mapping, self.language))
+                for loaded in sorted(mappings, key=lambda loaded: loaded.mapping.page_path)]
+        return self.env.get_template("translation.md.j2").render(rows=rows, language=self.language)
 
 
 def render_site(
     mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu",
     coverage: list | None = None, matrix: dict | None = None, probes: dict | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> dict[str, str]:
-    """Every generated page, keyed by its path relative to the generated folder."""
-    renderer = Renderer()
+    """Every generated page in ``language``, keyed by its path relative to the generated folder."""
+    renderer = Renderer(language=language)
     runs_by_page = {
         loaded.mapping.source.api: {index: runs[(loaded.mapping.source.api, index)]
                                     for index in range(len(loaded.mapping.examples))
@@ -417,6 +519,7 @@ def render_site(
         "coverage.md": renderer.coverage(coverage or []),
         "_statuses.md": renderer.status_table(),
         "_fields.md": renderer.field_reference(),
+        "translation.md": renderer.translation_status(mappings),
     }
     for module, rows in overview_rows(mappings, failing):
         pages[f"modules/{module}.md"] = renderer.module_index(module, rows, device)

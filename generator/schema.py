@@ -13,9 +13,11 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
+                      StringConstraints, WithJsonSchema, model_validator)
 
 from .frameworks import FRAMEWORKS, framework_of
+from .i18n import LANGUAGES, LocalText, N_, gettext
 
 # Bounds that keep every later stage safe: a page's file name (the API's last part, plus the
 # temporary-file affixes of the atomic write) stays well under the usual 255-byte file name limit,
@@ -62,6 +64,56 @@ Prose = Annotated[
 ]
 """Text in the safe Markdown subset (``generator.prose``): inline code, emphasis, http(s) links,
 inline and block math, bullet and numbered lists, paragraphs. Anything else is shown escaped."""
+class LocalTexts(BaseModel):
+    """A translatable text in several languages: `{en: ..., zh_CN: ...}` (at least one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    en: Text | None = None
+    zh_CN: Text | None = None  # noqa: N815 - the language code as written in the YAML
+
+    @model_validator(mode="after")
+    def _one_language(self) -> LocalTexts:
+        if not any(getattr(self, language) for language in LANGUAGES):
+            raise ValueError("give the text in at least one language (" + ", ".join(LANGUAGES) + ")")
+        return self
+
+
+def _texts_of(value):
+    """A plain string is English: ``{en: value}``; anything else is validated as ``LocalTexts``."""
+    if isinstance(value, LocalText):
+        return value.texts
+    if isinstance(value, str):
+        return {"en": value}
+    if not isinstance(value, dict):
+        raise ValueError("must be text, or a mapping of languages (" + ", ".join(LANGUAGES) + ") to text")
+    return value
+
+
+def _local_text(value: LocalTexts) -> LocalText:
+    return LocalText({language: getattr(value, language) for language in LANGUAGES if getattr(value, language)})
+
+
+def _local_schema(markdown: bool) -> dict:
+    text = {"type": "string", "minLength": 1, **({"x-markdown": "safe subset"} if markdown else {})}
+    return {"anyOf": [text, {
+        "type": "object", "additionalProperties": False, "minProperties": 1,
+        "description": "The text per language; a plain string is English.",
+        "properties": {language: {**text, "title": language} for language in LANGUAGES},
+    }], "x-translatable": True}
+
+
+LocalText_ = Annotated[
+    LocalTexts,
+    BeforeValidator(_texts_of),
+    AfterValidator(_local_text),
+    PlainSerializer(lambda value: value.raw),
+]
+Localized = Annotated[LocalText_, WithJsonSchema(_local_schema(False))]
+"""Translatable plain text: a string (English) or `{en: ..., zh_CN: ...}`; a ``LocalText`` once loaded."""
+LocalProse = Annotated[LocalText_, WithJsonSchema(_local_schema(True))]
+"""Translatable text in the safe Markdown subset."""
+
+
 Url = Annotated[
     str,
     StringConstraints(max_length=MAX_URL_LENGTH),
@@ -91,37 +143,38 @@ class Status(str, enum.Enum):
 
     @property
     def title(self) -> str:
-        return STATUS_INFO[self][0]
+        """The status's name in the language being rendered (``i18n.using``)."""
+        return gettext(STATUS_INFO[self][0])
 
     @property
     def criterion(self) -> str:
-        return STATUS_INFO[self][1]
+        return gettext(STATUS_INFO[self][1])
 
 
 STATUS_INFO: dict[Status, tuple[str, str]] = {
     Status.consistent: (
-        "Consistent",
-        "Same function, same parameters and inputs with the same names and defaults. "
-        "Parameters that the source framework has deprecated may be absent from the target.",
+        N_("Consistent"),
+        N_("Same function, same parameters and inputs with the same names and defaults. "
+        "Parameters that the source framework has deprecated may be absent from the target."),
     ),
     Status.names_differ: (
-        "Consistent, names differ",
-        "Same function and behaviour; only the names of some parameters or inputs differ "
-        "(or the API itself is named differently).",
+        N_("Consistent, names differ"),
+        N_("Same function and behaviour; only the names of some parameters or inputs differ "
+        "(or the API itself is named differently)."),
     ),
     Status.parameters_differ: (
-        "Parameters differ",
-        "Same function, but parameters differ beyond their names: a default value, an accepted "
-        "type, or a parameter that exists on one side only.",
+        N_("Parameters differ"),
+        N_("Same function, but parameters differ beyond their names: a default value, an accepted "
+        "type, or a parameter that exists on one side only."),
     ),
     Status.functional_difference: (
-        "Functional difference",
-        "Given the same inputs, the two APIs can compute different results or behave "
-        "differently (for example in training versus inference mode).",
+        N_("Functional difference"),
+        N_("Given the same inputs, the two APIs can compute different results or behave "
+        "differently (for example in training versus inference mode)."),
     ),
     Status.no_counterpart: (
-        "No counterpart",
-        "The target framework has no API for this; the page explains how to get the same effect.",
+        N_("No counterpart"),
+        N_("The target framework has no API for this; the page explains how to get the same effect."),
     ),
 }
 
@@ -143,7 +196,7 @@ class ApiSide(Strict):
         description="The signature as shown on the page, e.g. "
         "`class torch.nn.L1Loss(reduction='mean')(input, target) -> Tensor`."
     )
-    summary: Prose | None = Field(default=None, description="What this API does, in one or two sentences (safe "
+    summary: LocalProse | None = Field(default=None, description="What this API does, in one or two sentences (safe "
                                   "Markdown). A page without one says it in `remarks` or not at all.")
     url: Url | None = Field(
         default=None,
@@ -162,6 +215,10 @@ class ApiSide(Strict):
 Category = Literal["Parameters", "Inputs", "Outputs"]
 
 ROW_LABEL: dict[str, str] = {"Parameters": "Parameter", "Inputs": "Input", "Outputs": "Output"}
+# The row labels and category names as the pages show them (translated by ``render``).
+ROW_LABEL_TEXT: dict[str, str] = {"Parameters": N_("Parameter {number}"), "Inputs": N_("Input {number}"),
+                                  "Outputs": N_("Output {number}")}
+CATEGORY_TEXT: dict[str, str] = {"Parameters": N_("Parameters"), "Inputs": N_("Inputs"), "Outputs": N_("Outputs")}
 
 
 class Difference(Strict):
@@ -170,7 +227,7 @@ class Difference(Strict):
     category: Category = Field(description="`Parameters`, `Inputs` or `Outputs`.")
     source: Text | None = Field(default=None, description="Name on the source side; absent if it has none.")
     target: Text | None = Field(default=None, description="Name on the target side; absent if it has none.")
-    note: Text | None = Field(default=None, description="The difference; absent means none (`-`).")
+    note: Localized | None = Field(default=None, description="The difference; absent means none (`-`).")
     probes: list[Text] = Field(
         default_factory=list,
         description="Probe variants that show this difference (names as in the page's \"Behaviour compared\" "
@@ -201,7 +258,7 @@ class ExpectedFailure(Strict):
         description="Text that the failure contains (`ErrorType: message`, as the page shows it); the "
         "declaration explains only a failure with this text, never another failure on the same device."
     )
-    reason: Text | None = Field(default=None, description="Why it fails, shown on the page.")
+    reason: Localized | None = Field(default=None, description="Why it fails, shown on the page.")
 
 
 class Setup(Strict):
@@ -214,7 +271,7 @@ class Setup(Strict):
 class Example(Strict):
     """A code example: a snippet per side. Outputs are never typed: they come from running."""
 
-    note: Prose | None = Field(default=None, description="Shown as a quote above the code (safe Markdown).")
+    note: LocalProse | None = Field(default=None, description="Shown as a quote above the code (safe Markdown).")
     source: Code | None = Field(default=None, description="Source framework code.")
     target: Code | None = Field(default=None, description="Target framework code.")
     same_values: bool = Field(
@@ -253,9 +310,9 @@ class Example(Strict):
 class Section(Strict):
     """An extra section of prose, e.g. "Filling behaviour difference"."""
 
-    title: Text
-    text: Prose | None = Field(default=None, description="Paragraphs, separated by blank lines (safe Markdown).")
-    items: list[Prose] = Field(default_factory=list, description="Bullet points after the text (safe Markdown).")
+    title: Localized
+    text: LocalProse | None = Field(default=None, description="Paragraphs, separated by blank lines (safe Markdown).")
+    items: list[LocalProse] = Field(default_factory=list, description="Bullet points after the text (safe Markdown).")
     code: list[Code] = Field(default_factory=list, description="Code shown as it is, never run (e.g. a block "
                              "the importer could not attribute to a framework).")
 
@@ -269,13 +326,14 @@ class Section(Strict):
 class Guide(Strict):
     """Optional guidance on the source API, each a list of bullet points."""
 
-    overview: Prose | None = Field(default=None, description="What the API is for.")
-    when_to_use: list[Prose] = Field(default_factory=list)
-    trade_offs: list[Prose] = Field(default_factory=list)
-    algorithm: list[Prose] = Field(default_factory=list)
+    overview: LocalProse | None = Field(default=None, description="What the API is for.")
+    when_to_use: list[LocalProse] = Field(default_factory=list)
+    trade_offs: list[LocalProse] = Field(default_factory=list)
+    algorithm: list[LocalProse] = Field(default_factory=list)
 
     def sections(self) -> list[tuple[str, list[str]]]:
-        named = [("When to use", self.when_to_use), ("Trade-offs", self.trade_offs), ("Algorithm", self.algorithm)]
+        named = [(N_("When to use"), self.when_to_use), (N_("Trade-offs"), self.trade_offs),
+                 (N_("Algorithm"), self.algorithm)]
         return [(title, items) for title, items in named if items]
 
 
@@ -381,7 +439,7 @@ class Alternative(Strict):
     target: ApiSide
     recommended: bool = Field(default=False, description="This counterpart, not `target`, is the one to use "
                               "(e.g. the `mindspore.mint` API); at most one alternative is.")
-    note: Prose | None = Field(default=None, description="When to prefer it, or how it differs (safe Markdown).")
+    note: LocalProse | None = Field(default=None, description="When to prefer it, or how it differs (safe Markdown).")
 
 
 class Pair(Strict):
@@ -389,7 +447,7 @@ class Pair(Strict):
 
     source: ApiSide
     target: ApiSide | None = Field(default=None, description="Absent when it has no counterpart.")
-    note: Prose | None = Field(default=None, description="How this pair differs from the page's main pair.")
+    note: LocalProse | None = Field(default=None, description="How this pair differs from the page's main pair.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Pair:
@@ -411,7 +469,7 @@ class Mapping(Strict):
         "unless an alternative says `recommended: true`.")
     other_pairs: list[Pair] = Field(default_factory=list, description="Further API pairs shown on this page.")
     status: Status
-    remarks: Prose | None = Field(
+    remarks: LocalProse | None = Field(
         default=None, description="Free prose under Differences after the two summaries: paragraphs, lists, "
         "math (safe Markdown).")
     differences: list[Difference] = Field(default_factory=list)
@@ -546,6 +604,8 @@ def _named_values(prop: dict) -> dict:
 
 
 def _type_text(prop: dict, definitions: dict) -> str:
+    if prop.get("x-translatable"):
+        return "translatable text (text, or " + ", ".join(f"`{language}`" for language in LANGUAGES) + " -> text)"
     if "anyOf" in prop:
         return " or ".join(_type_text(option, definitions) for option in prop["anyOf"])
     if "$ref" in prop:

@@ -15,6 +15,10 @@ Loaded by ``generator.sphinx_ext``. Contracts:
 - Badges. ``{status-badge}`value``` shows a status by its title, ``{failure-badge}`CPU``` marks a
   page or row whose example failed on that device; both are ``span.status-badge`` with one class
   per kind, coloured by ``docs/_static/mappings.css``.
+- Languages. Each language is its own build (``languages``): ``<site>/<language>/<same path>``. Every
+  page's sidebar links the same page in the other languages (``sidebar/languages.html`` in
+  ``docs/_templates``) and its head names them (``hreflang``). ``{untranslated}`en``` marks mapping
+  text shown in another language because the page's language has none.
 - Search. ``_static/api-names.js`` lists every mapping page with its two API names (front matter
   ``apis``); ``docs/_static/api-search.js`` puts the pages whose API names match a query above
   Sphinx's full-text results on the search page.
@@ -30,6 +34,7 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.application import Sphinx
 
+from .i18n import LANGUAGE_NAMES, LANGUAGE_TITLES, LANGUAGES, _, normalize, using
 from .schema import Status
 
 NAV_WINDOW = 25
@@ -94,8 +99,9 @@ def _nav_list(app: Sphinx, pagename: str, parent: str, path: list[str], level: i
             classes.append("has-children")
             toggles[0] += 1
             name = f"toctree-checkbox-{toggles[0]}"
+            aria = html.escape(_("Toggle navigation of {name}").format(name=_plain(label)))
             toggle = (f'<input checked="" class="toctree-checkbox" id="{name}" name="{name}" role="switch" '
-                      f'type="checkbox" aria-label="Toggle navigation of {html.escape(_plain(label))}"/>'
+                      f'type="checkbox" aria-label="{aria}"/>'
                       f'<label for="{name}"><span class="icon"><svg><use href="#svg-arrow-right"></use></svg></span></label>')
         items.append(f'<li class="{" ".join(classes)}"><a class="reference internal" href="{uri(pagename, child)}">'
                      f"{label}</a>{toggle}{inner}</li>")
@@ -113,14 +119,16 @@ def _plain(label: str) -> str:
 
 def _more_item(href: str, level: int) -> str:
     # No count in the label: adding a page must not change the sidebar of every page beside it.
+    label = html.escape(_("more …"))
     return (f'<li class="toctree-l{level} nav-more"><a class="reference internal" href="{href}">'
-            "more …</a></li>")
+            f"{label}</a></li>")
 
 
 def navigation_html(app: Sphinx, pagename: str) -> str:
     """This page's sidebar tree, in the markup Furo gives its own (expand toggles included)."""
     root = app.config.root_doc
-    return _nav_list(app, pagename, root, _path_to(app, pagename), 1, [0])
+    with using(app.config.language):
+        return _nav_list(app, pagename, root, _path_to(app, pagename), 1, [0])
 
 
 def install_navigation(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -213,18 +221,55 @@ def _breakable_names(toc: str) -> str:
 
 # -- badges ---------------------------------------------------------------------------------
 
+def _language_of(inliner) -> str:
+    env = getattr(inliner.document.settings, "env", None)
+    return normalize(env.config.language if env is not None else None)
+
+
 def status_badge_role(name, rawtext, text, lineno, inliner, options=None, content=None):
     try:
         status = Status(text.strip())
     except ValueError:
         message = inliner.reporter.error(f"unknown status {text!r}", line=lineno)
         return [inliner.problematic(rawtext, rawtext, message)], [message]
-    return [nodes.inline(status.title, status.title, classes=["status-badge", f"status-{status.value}"])], []
+    with using(_language_of(inliner)):
+        title = status.title
+    return [nodes.inline(title, title, classes=["status-badge", f"status-{status.value}"])], []
 
 
 def failure_badge_role(name, rawtext, text, lineno, inliner, options=None, content=None):
-    label = f"fails on {text.strip()}"
+    with using(_language_of(inliner)):
+        label = _("fails on {device}").format(device=text.strip())
     return [nodes.inline(label, label, classes=["status-badge", FAILURE_CLASS])], []
+
+
+def untranslated_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``{untranslated}`en```: the text before it is shown in that language, for want of a translation."""
+    shown = normalize(text.strip())
+    with using(_language_of(inliner)):
+        label = _("untranslated")
+        title = _("No translation yet: this text is shown in {language}.").format(language=_(LANGUAGE_TITLES[shown]))
+    markup = (f'<span class="untranslated" title="{html.escape(title)}" aria-label="{html.escape(title)}">'
+              f"{html.escape(label)}</span>")
+    return [nodes.raw(rawtext, markup, format="html")], []
+
+
+# -- languages ------------------------------------------------------------------------------
+
+def language_links(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """``mapping_languages`` for the switcher: this page in each language of the site, whose builds
+    sit side by side (``<site>/<language>/``); and ``hreflang`` links in the page's head."""
+    languages = [normalize(language) for language in app.config.mapping_languages]
+    if len(languages) < 2:
+        return
+    current = normalize(app.config.language)
+    uri = app.builder.get_target_uri(pagename)
+    up = "../" * (uri.count("/") + 1)
+    links = [{"code": code, "lang": code.replace("_", "-"), "name": LANGUAGE_NAMES.get(code, code),
+              "url": f"{up}{code}/{uri}", "current": code == current} for code in languages]
+    context["mapping_languages"] = links
+    context["metatags"] = context.get("metatags", "") + "".join(
+        f'\n<link rel="alternate" hreflang="{link["lang"]}" href="{html.escape(link["url"])}">' for link in links)
 
 
 # -- API-name search index ------------------------------------------------------------------
@@ -258,6 +303,9 @@ def setup_site(app: Sphinx) -> None:
     app.add_js_file("mappings.js", defer="defer")
     app.add_role("status-badge", status_badge_role)
     app.add_role("failure-badge", failure_badge_role)
+    app.add_role("untranslated", untranslated_role)
+    app.add_config_value("mapping_languages", list(LANGUAGES), "html", list)
+    app.connect("html-page-context", language_links)
     app.connect("env-updated", reset_navigation)
     app.connect("env-before-read-docs", remember_toctrees)
     app.connect("env-get-updated", stale_sidebars)

@@ -31,6 +31,7 @@ from sphinx.util import logging
 from . import __version__, locks
 from .coverage import DEFAULT_MODULES
 from .frameworks import use_doc_url_patterns
+from .i18n import normalize
 from .pipeline import GenerationError, Options, generate, summarize
 from .site import setup_site
 
@@ -71,6 +72,7 @@ def generate_pages(app: Sphinx) -> None:
         report=_resolve(app, config.mapping_report) if config.mapping_report else None,
         coverage_modules=tuple(config.mapping_coverage_modules),
         matrix=_resolve(app, config.mapping_matrix) if config.mapping_matrix else None,
+        language=normalize(config.language),
     )
     use_doc_url_patterns(config.mapping_doc_urls)
     before = sorted(output.rglob("*.md")) if output.is_dir() else []
@@ -86,12 +88,20 @@ def generate_pages(app: Sphinx) -> None:
         raise
     _remove_html(app, [_docname(app, page) for page in generated.removed])
     counts = summarize(generated.runs)
+    GENERATIONS.append({"language": options.language, "outdir": str(app.outdir), **counts,
+                        "probed": len(generated.probes),
+                        "probes_cached": sum(bool(result.cached) for result in generated.probes.values())})
     logger.info(
         "[mappings] %d mappings, %d snippets (%d executed, %d from cache, %d failed): "
         "%d pages written, %d unchanged, %d removed",
         len(generated.mappings), counts["snippets"], counts["snippets"] - counts["cached"], counts["cached"],
         counts["failed"], len(generated.written), len(generated.unchanged), len(generated.removed),
     )
+
+
+# What each build in this process generated ({"language", "outdir", snippets, cached, ...}), for the
+# tests that check that a second language runs no example again.
+GENERATIONS: list[dict] = []
 
 
 # One Sphinx build at a time per output folder, for the whole build: two builds writing one
