@@ -39,6 +39,15 @@ page for a framework pair that is not configured (TensorFlow, say) gets one erro
 A page whose source API already has a file adds its new pairs to that file (its target as an
 alternative, its examples after the file's own; the file is rewritten, so YAML comments in it
 are lost); a page whose pairs are all mapped already changes nothing.
+
+Languages. A page written in Chinese (its title or prose is Chinese) gives ``zh_CN`` text. When a
+file already maps the page's main pair, the page's text is merged into it as the ``zh_CN`` text
+of each field (``summary: {en: ..., zh_CN: ...}``): summaries, remarks, difference notes (rows
+matched by category and names), sections, guide items and example notes (matched by position),
+notes of alternatives and other pairs (matched by API). Code, signatures and rows are the file's
+own: the page adds text only, and what it cannot place is named in a warning. Without such a
+file, the mapping is created with every text as ``{zh_CN: ...}`` (the English site shows it,
+marked as untranslated, until someone writes the English text).
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .frameworks import FRAMEWORKS, UNCONFIGURED, framework_of
+from .i18n import DEFAULT_LANGUAGE, field_path_text, local_texts
 from .introspect import outside_strings
 from .loader import load_file
 from .portability import lint_code
@@ -931,6 +941,12 @@ def _import_page(path: Path, out_dir: Path, warnings: list[ImportWarning]) -> Pa
             page.warn(page.title_line, f"the page gives no valid mapping ({where}: {item['msg']}); not imported")
         return None
     target = mapping_path(data["source"]["api"], out_dir)
+    language = page_language(lines)
+    if language != DEFAULT_LANGUAGE:
+        existing = target if target.exists() else find_mapping_of(data["source"]["api"], out_dir)
+        if existing is not None and _maps_main_pair(existing, data):
+            return _merge_translation(existing, data, language, path, page)
+        data = in_language(data, language)
     if target.exists():
         return _merge(target, data, path, page)
     existing = find_mapping_of(data["source"]["api"], out_dir)
@@ -953,6 +969,132 @@ def _import_page(path: Path, out_dir: Path, warnings: list[ImportWarning]) -> Pa
             page.warn(page.title_line, f"written mapping did not load ({problem.message}); removed")
         return None
     return target
+
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def page_language(lines: list[str]) -> str:
+    """``zh_CN`` for a page whose title or prose (outside code blocks) is Chinese, else English."""
+    title = next((line for line in lines if line.startswith("# ")), "")
+    if _CJK.search(title):
+        return "zh_CN"
+    prose, fenced = [], False
+    for line in lines:
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            prose.append(line)
+    return "zh_CN" if len(_CJK.findall("\n".join(prose))) >= 20 else DEFAULT_LANGUAGE
+
+
+def _dig(data, path: tuple):
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(data, list) or part >= len(data):
+                return None
+        elif not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _put(data, path: tuple, value) -> None:
+    _dig(data, path[:-1])[path[-1]] = value
+
+
+def in_language(data: dict, language: str) -> dict:
+    """``data`` (a mapping's plain data) with every translatable text given as ``{language: text}``."""
+    for path, text in local_texts(Mapping.model_validate(data)):
+        if isinstance(_dig(data, path), str):
+            _put(data, path, {language: str(text)})
+    return data
+
+
+def _maps_main_pair(existing: Path, data: dict) -> bool:
+    loaded, problems = load_file(existing)
+    if loaded is None or problems:
+        return False
+    main = (data["source"]["api"], data["target"]["api"] if data.get("target") else None)
+    return main in {pair[:2] for pair in loaded.mapping.api_pairs()}
+
+
+def _counterpart(path: tuple, incoming: Mapping, base: Mapping) -> tuple | None:
+    """Where the text at ``path`` of the imported page goes in the existing mapping, if anywhere."""
+    head, rest = path[0], path[1:]
+    if head in ("remarks",):
+        return path
+    if head == "source":
+        return path if base.source.api == incoming.source.api else None
+    if head == "target":
+        if base.target is not None and incoming.target is not None and base.target.api == incoming.target.api:
+            return path
+        found = next((index for index, alternative in enumerate(base.alternatives)
+                      if incoming.target is not None and alternative.target.api == incoming.target.api), None)
+        return None if found is None else ("alternatives", found, "target", *rest)
+    if head == "differences":
+        row = incoming.differences[rest[0]]
+        found = next((index for index, mine in enumerate(base.differences)
+                      if (mine.category, mine.source, mine.target) == (row.category, row.source, row.target)), None)
+        return None if found is None else ("differences", found, *rest[1:])
+    if head == "alternatives":
+        api = incoming.alternatives[rest[0]].target.api
+        found = next((index for index, mine in enumerate(base.alternatives) if mine.target.api == api), None)
+        if found is None and base.target is not None and base.target.api == api and rest[1:] == ("target", "summary"):
+            return ("target", "summary")
+        return None if found is None else ("alternatives", found, *rest[1:])
+    if head == "other_pairs":
+        pair = incoming.other_pairs[rest[0]]
+        key = (pair.source.api, pair.target.api if pair.target else None)
+        found = next((index for index, mine in enumerate(base.other_pairs)
+                      if (mine.source.api, mine.target.api if mine.target else None) == key), None)
+        return None if found is None else ("other_pairs", found, *rest[1:])
+    return path  # sections, guide, examples, probes: by position
+
+
+def _merge_translation(existing: Path, data: dict, language: str, page_path: Path, page: _Page) -> Path | None:
+    """Merge a page in ``language`` into the file that maps its main pair, as that language's text."""
+    loaded, problems = load_file(existing)
+    if loaded is None or problems:
+        page.warn(page.title_line, f"{existing} already exists and does not load; not overwritten")
+        return None
+    incoming = Mapping.model_validate(data)
+    merged = loaded.mapping.model_dump(mode="json", exclude_defaults=True)
+    placed, kept, unplaced = 0, [], []
+    for path, text in local_texts(incoming):
+        where = _counterpart(path, incoming, loaded.mapping)
+        parent = _dig(merged, where[:-1]) if where else None
+        index_ok = where is not None and (not isinstance(where[-1], int) or
+                                          (isinstance(parent, list) and where[-1] < len(parent)))
+        if where is None or not isinstance(parent, (dict, list)) or not index_ok:
+            unplaced.append(field_path_text(path))
+            continue
+        current = parent[where[-1]] if isinstance(parent, list) else parent.get(where[-1])
+        texts = {DEFAULT_LANGUAGE: current} if isinstance(current, str) else dict(current or {})
+        if texts.get(language) not in (None, str(text)):
+            kept.append(field_path_text(where))
+            continue
+        texts[language] = str(text)
+        parent[where[-1]] = texts
+        placed += 1
+    try:
+        Mapping.model_validate(merged)
+    except ValidationError as error:
+        page.warn(page.title_line, f"merging into {existing} gives no valid mapping ({error.errors()[0]['msg']}); "
+                                   "not imported")
+        return None
+    text = dump_mapping(merged, [f"{language} text merged from {page_path.name}."])
+    temporary = existing.with_name(existing.name + ".import-tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(existing)
+    page.warn(page.title_line, f"the page is in {language}: its text was merged into {existing} as the {language} "
+                               f"text of {placed} fields")
+    if kept:
+        page.warn(page.title_line, f"{len(kept)} fields already had other {language} text, kept: {', '.join(kept)}")
+    if unplaced:
+        page.warn(page.title_line, f"{len(unplaced)} texts have no counterpart in {existing} and were not merged: "
+                                   + ", ".join(unplaced))
+    return existing
 
 
 def _merge(existing: Path, data: dict, page_path: Path, page: _Page) -> Path | None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -296,7 +297,19 @@ def add_search_script(app: Sphinx, pagename: str, templatename: str, context: di
         context["script_files"] = [*context["script_files"], "_static/api-names.js", "_static/api-search.js"]
 
 
+def quiet_segmenter(app: Sphinx, config) -> None:
+    """jieba (Chinese search's word splitter) logs at DEBUG level to stderr when it loads: keep the
+    build's output to Sphinx's own."""
+    if normalize(config.language).startswith("zh"):
+        try:
+            import jieba
+        except ImportError:
+            return
+        jieba.setLogLevel(logging.WARNING)
+
+
 def setup_site(app: Sphinx) -> None:
+    app.connect("config-inited", quiet_segmenter)
     app.add_config_value("mapping_repository", "", "html", str)
     app.add_config_value("mapping_repository_branch", "main", "html", str)
     app.add_css_file("mappings.css")

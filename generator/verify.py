@@ -545,4 +545,23 @@ def verify(paths: list[Path], options, shard: tuple[int, int] = (1, 1), docs: Pa
     failed = {finding.name for finding in findings}
     passed = [name for item in mine for name in check_names(item) if name not in failed]
     here = [key for key in FRAMEWORKS if runs_here(key, selected)]
-    return Verification(findings, passed, len(mine), signature_notes(mine, here))
+    return Verification(findings, passed, len(mine), signature_notes(mine, here) + translation_notes(mine))
+
+
+def translation_notes(mappings: list[LoadedMapping]) -> list[str]:
+    """A warning line per language other than English with the count of mapping fields that have no
+    text in it (its site shows them in English, marked untranslated): never a failure."""
+    from .i18n import DEFAULT_LANGUAGE, LANGUAGES, untranslated
+
+    notes = []
+    for language in LANGUAGES:
+        if language == DEFAULT_LANGUAGE:
+            continue
+        counts = {loaded.mapping.key: len(untranslated(loaded.mapping, language)) for loaded in mappings}
+        missing = sum(counts.values())
+        if missing:
+            pages = sum(1 for count in counts.values() if count)
+            notes.append(f"warning: {missing} translatable fields in {pages} of {len(mappings)} mappings have no "
+                         f"{language} text; the {language} site shows them in English, marked untranslated "
+                         "(see its translation status page)")
+    return notes

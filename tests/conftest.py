@@ -77,10 +77,23 @@ def python() -> str:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    """The repository's site, built once per test session and shared by the site and browser tests."""
-    from .site_build import build_site
+def sites(tmp_path_factory) -> Path:
+    """The repository's site in every language (``<root>/en``, ``<root>/zh_CN``), built once per test
+    session, as ``make html`` builds it, and shared by the site, language and browser tests."""
+    from .site_build import build_sites
 
-    status, _, html = build_site(tmp_path_factory.mktemp("site"))
+    status, html = build_sites(tmp_path_factory.mktemp("site"))
     assert status == 0, "sphinx-build failed"
     return html
+
+
+@pytest.fixture(scope="session")
+def site(sites: Path) -> Path:
+    """The English site of the shared build."""
+    return sites / "en"
+
+
+@pytest.fixture(scope="session")
+def site_zh(sites: Path) -> Path:
+    """The Chinese site of the shared build."""
+    return sites / "zh_CN"

@@ -31,3 +31,18 @@ def sphinx_arguments(workdir: Path, *overrides: str, mappings: Path | None = Non
     for option in options:
         args += ["-D", option]
     return args
+
+
+def build_sites(workdir: Path, *overrides: str) -> tuple[int, Path]:
+    """Both languages as ``make html`` builds them (``generator.languages``): ``<html>/en``,
+    ``<html>/zh_CN`` and ``<html>/index.html``; one output cache, so the second language runs
+    nothing. Returns (exit status, html root)."""
+    from generator.languages import build
+
+    source = workdir / "src"
+    if not source.exists():
+        shutil.copytree(ROOT / "docs", source / "docs", ignore=shutil.ignore_patterns("api"))
+    options = [f"mapping_cache={workdir / 'outputs.sqlite'}", "mapping_jobs=2", *overrides]
+    status = build(workdir / "html", srcdir=source, confdir=ROOT, staging=workdir / "staging",
+                   sphinx_options=["-W", "--keep-going", "-q"], overrides=options)
+    return status, workdir / "html"
