@@ -57,6 +57,9 @@ mapping_repository_branch = "main"
 # jieba (Sphinx's `zh` search language uses it when it is installed).
 language = "en"
 mapping_languages = ["en", "zh_CN"]
+# Furo's words that Sphinx's own catalog lacks ("On this page", "Back to top"...), in Sphinx's catalog
+# format; Sphinx compiles them (the .mo files are build output).
+locale_dirs = [str(Path(__file__).resolve().parent / "locale" / "theme")]
 # jieba's user dictionary for the Chinese search index: the terms of this field (交叉熵, 归一化, 张量...)
 # stay whole words, so a reader searching for them finds the pages. Sphinx otherwise loads jieba's
 # whole default dictionary a second time as a user dictionary (slower, and without these terms).

@@ -68,6 +68,7 @@ def root_index(languages: list[str] | tuple[str, ...], root_doc: str = "docs/ind
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>PyTorch and MindSpore API mappings</title>
+<link rel="icon" href="{languages[0]}/_static/favicon.svg" type="image/svg+xml">
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.6}}
 li{{font-size:1.3rem;margin:.5rem 0}}</style></head>
 <body><h1>PyTorch and MindSpore API mappings · PyTorch 与 MindSpore API 映射</h1>
@@ -81,7 +82,7 @@ li{{font-size:1.3rem;margin:.5rem 0}}</style></head>
 def build(out: Path, *, srcdir: Path = ROOT, confdir: Path = ROOT, staging: Path | None = None,
           languages: list[str] | tuple[str, ...] = LANGUAGES, sphinx_options: list[str] = (),
           overrides: list[str] = (), timings: dict[str, float] | None = None) -> int:
-    """Build every language into ``out``; the exit status is the worst of the builds'.
+    """Build ``languages`` (default: all) into ``out``; the exit status is the worst of the builds'.
 
     ``sphinx_options``: further sphinx-build options (``-W``, ``--keep-going``, ``-q``...);
     ``overrides``: ``name=value`` settings passed with ``-D``. ``timings`` gets each build's seconds."""
@@ -93,7 +94,7 @@ def build(out: Path, *, srcdir: Path = ROOT, confdir: Path = ROOT, staging: Path
     for language in languages:
         folder = source_folder(Path(srcdir), language, staging)
         arguments = ["-b", "html", *sphinx_options, "-c", str(confdir), "-D", f"language={language}",
-                     "-D", "mapping_languages=" + ",".join(languages)]
+                     "-D", "mapping_languages=" + ",".join(LANGUAGES)]  # the site's languages, built now or not
         for override in overrides:
             arguments += ["-D", override]
         began = time.monotonic()
@@ -101,5 +102,5 @@ def build(out: Path, *, srcdir: Path = ROOT, confdir: Path = ROOT, staging: Path
         if timings is not None:
             timings[language] = time.monotonic() - began
     out.mkdir(parents=True, exist_ok=True)
-    (out / "index.html").write_text(root_index(languages), encoding="utf-8")
+    (out / "index.html").write_text(root_index(LANGUAGES), encoding="utf-8")
     return status

@@ -308,8 +308,27 @@ def quiet_segmenter(app: Sphinx, config) -> None:
         jieba.setLogLevel(logging.WARNING)
 
 
+def chinese_search_language():
+    """Sphinx 9.0's Chinese search ends ``language_data.js`` with ``window.Stemmer = ChineseStemmer``,
+    a class it never ships (it stems Latin words with the English stemmer), so the search page stops
+    with "ChineseStemmer is not defined" (sphinx-doc/sphinx#14229, fixed upstream by #14416). The
+    same search language, naming the stemmer it ships; None where Sphinx is not affected."""
+    from sphinx.search.zh import SearchChinese
+
+    if SearchChinese.js_stemmer_rawcode != "english-stemmer.js" or SearchChinese.language_name == "English":
+        return None
+
+    class ChineseSearch(SearchChinese):
+        language_name = "English"  # only names the JS stemmer class: EnglishStemmer
+
+    return ChineseSearch
+
+
 def setup_site(app: Sphinx) -> None:
     app.connect("config-inited", quiet_segmenter)
+    fixed = chinese_search_language()
+    if fixed is not None:
+        app.add_search_language(fixed)
     app.add_config_value("mapping_repository", "", "html", str)
     app.add_config_value("mapping_repository_branch", "main", "html", str)
     app.add_css_file("mappings.css")

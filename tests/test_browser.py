@@ -32,15 +32,26 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def server(site: Path):
-    handler = functools.partial(_QuietHandler, directory=str(site))
+def _serve(folder: Path):
+    handler = functools.partial(_QuietHandler, directory=str(folder))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(site: Path):
+    """The English site at the server's root."""
+    yield from _serve(site)
+
+
+@pytest.fixture(scope="module")
+def root_server(sites: Path):
+    """Both languages as published: /index.html, /en/..., /zh_CN/..."""
+    yield from _serve(sites)
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +194,32 @@ def test_badges_have_distinct_colours_and_enough_contrast(page, server: str, the
                                             "functional-difference", "no-counterpart")} <= set(seen)
     assert all(len(colours) == 1 for colours in seen.values()), seen  # the same badge everywhere
     assert len({next(iter(colours)) for colours in seen.values()}) == len(seen)  # one colour per status
+
+
+def test_chinese_search_finds_a_page_by_a_chinese_word(page, root_server: str):
+    """Sphinx's Chinese search splits the pages' text with jieba (and the project's word list), so
+    a reader finds the cross-entropy page by its Chinese name."""
+    for query in ("交叉熵", "归一化 交叉熵"):
+        links = search_results(page, f"{root_server}/zh_CN", query)
+        assert links and links[0].split("#")[0].endswith("zh_CN/docs/api/torch.nn/CrossEntropyLoss.html"), links[:5]
+    assert "搜索完成" in page.inner_text("#search-results .search-summary")
+    links = search_results(page, f"{root_server}/zh_CN", "CrossEntropy")  # API names work in Chinese too
+    assert links[0].split("#")[0].endswith("zh_CN/docs/api/torch.nn/CrossEntropyLoss.html"), links[:5]
+    assert page.errors == []
+
+
+def test_the_language_switcher_leads_to_the_same_page_and_back(page, root_server: str):
+    page.goto(f"{root_server}/index.html")
+    page.click("a[hreflang=zh-CN]")
+    assert page.url.endswith("/zh_CN/docs/index.html")
+    page.goto(f"{root_server}/zh_CN/docs/api/torch.nn/CrossEntropyLoss.html")
+    assert page.inner_text("article h1").startswith("与 torch.nn.CrossEntropyLoss 的差异")
+    switcher = page.locator("nav.language-switcher a.language-link")
+    assert switcher.is_visible() and switcher.inner_text() == "English"
+    switcher.click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/en/docs/api/torch.nn/CrossEntropyLoss.html")
+    assert page.inner_text("article h1").startswith("Differences with torch.nn.CrossEntropyLoss")
+    page.click("nav.language-switcher a.language-link")
+    assert page.url.endswith("/zh_CN/docs/api/torch.nn/CrossEntropyLoss.html")
+    assert page.errors == []
