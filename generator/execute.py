@@ -56,7 +56,7 @@ from . import worker as protocol
 from .cache import ResultCache
 from .compare import NOT_COMPARED, Comparison, compare_results
 from .devices import why_not_here
-from .frameworks import FRAMEWORKS, framework_of, package_missing
+from .frameworks import FRAMEWORKS, package_missing
 from .progress import Progress
 
 DEVICES = ("cpu", "gpu", "ascend")
@@ -657,10 +657,9 @@ def snippets_of(mappings) -> list[tuple[tuple[str, int, str], Snippet]]:
         for index, example in enumerate(mapping.examples):
             for side in ("source", "target"):
                 code = example.code(side)
-                api = mapping.source if side == "source" else mapping.target
-                if code is None or api is None:
+                if code is None:
                     continue
-                framework = framework_of(api.api)
+                framework = mapping.side_framework(side)
                 setup = getattr(example.setup, side) or ""
                 items.append(((mapping.source.api, index, side),
                               Snippet(framework.key, code, setup, float(example.timeout))))
@@ -691,9 +690,8 @@ def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", 
     by_api = {loaded.mapping.source.api: loaded.mapping for loaded in mappings}
     for where, snippet in snippets_of(mappings):
         mapping = by_api[where[0]]
-        side_api = mapping.source if where[2] == "source" else mapping.target
         reason = not_run_reason(mapping.examples[where[1]], snippet.framework, device, frameworks) \
-            or package_missing(side_api.api)
+            or package_missing(mapping.side_api(where[2]))
         if reason is None:
             items.append((where, snippet))
         else:
@@ -764,10 +762,10 @@ def write_report(runs: dict[tuple[str, int], ExampleRun], mappings, path: Path, 
             summary[run.comparison.verdict.replace(" ", "_")] += 1
             for side in ("source", "target"):
                 result = getattr(run, side)
-                api = mapping.source if side == "source" else mapping.target
+                api, framework = mapping.side_api(side), mapping.side_framework(side).key
                 if result is None and side in run.not_run:
                     summary["not_run"] += 1
-                    entry[side] = {"api": api.api, "framework": framework_of(api.api).key, "status": "not run",
+                    entry[side] = {"api": api, "framework": framework, "status": "not run",
                                    "reason": run.not_run[side], "expectation": "not run"}
                     continue
                 if result is None:
@@ -781,7 +779,7 @@ def write_report(runs: dict[tuple[str, int], ExampleRun], mappings, path: Path, 
                 summary["expected_failures"] += verdict == "expected-failure"
                 summary["unexpected_failures"] += verdict == "unexpected-failure"
                 summary["unexpected_successes"] += verdict == "unexpected-success"
-                entry[side] = {"api": api.api, "framework": framework_of(api.api).key, **result.to_dict(),
+                entry[side] = {"api": api, "framework": framework, **result.to_dict(),
                                "expected_failure": declared.model_dump() if declared else None,
                                "expectation": verdict}
             examples.append(entry)

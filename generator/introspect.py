@@ -31,6 +31,7 @@ import importlib
 import inspect
 import re
 import sys
+import typing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import ModuleType
@@ -304,12 +305,47 @@ def _constructor_params(cls: type) -> _Read | None:
         return _Read([], INSPECT)
     parameters = _params(cls, drop_first=False)
     if parameters is not None and parameters and all(param.is_variadic for param in parameters):
-        hidden = _undecorated(cls.__init__)
-        if hidden is not None:
-            parameters = _params(hidden, drop_first=True)
-    if parameters is None or _generic_params(parameters):
+        parameters = _init_params(cls) or parameters
+    if parameters is None:
         return None
-    return _Read(parameters, INSPECT)
+    if not _generic_params(parameters):
+        return _Read(parameters, INSPECT)
+    forms = _overload_forms(cls.__init__)
+    if forms:
+        return _Read(forms[0], INSPECT, overloads=forms[1:])
+    return _Read(parameters, INSPECT) if _accepts_anything(cls) else None
+
+
+def _init_params(cls: type) -> list[Param] | None:
+    """The parameters of ``__init__`` itself, where ``inspect.signature(cls)`` sees only
+    ``(*args, **kwargs)``: behind a ``__new__`` that a deprecation decorator adds (``NLLLoss2d``), or
+    behind a decorator without ``functools.wraps`` (``_undecorated``)."""
+    for function in (cls.__init__, _undecorated(cls.__init__)):
+        parameters = _params(function, drop_first=True) if function is not None else None
+        if parameters is not None and not _generic_params(parameters):
+            return parameters
+    return None
+
+
+def _overload_forms(function: object) -> list[list[Param]]:
+    """The ``typing.overload`` forms of ``function`` that name their parameters (``torch.nn.LSTM``)."""
+    try:
+        overloads = typing.get_overloads(function)
+    except Exception:
+        return []
+    forms = [_params(overload, drop_first=True) for overload in overloads]
+    return [form for form in forms if form is not None and not _generic_params(form)]
+
+
+def _accepts_anything(cls: type) -> bool:
+    """The class's own ``__init__`` really is ``(*args, **kwargs)`` (``torch.nn.Identity`` ignores its
+    arguments): written in the class body, not a wrapper that hides the real parameters."""
+    init = cls.__dict__.get("__init__")
+    if not inspect.isfunction(init) or hasattr(init, "__wrapped__"):
+        return False
+    if init.__qualname__ != f"{cls.__qualname__}.__init__":
+        return False
+    return all(inspect.isclass(cell.cell_contents) for cell in init.__closure__ or ())  # super()'s __class__
 
 
 # --------------------------------------------------------------------------- documented signatures

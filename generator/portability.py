@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 
-from .frameworks import framework_of
 from .loader import LoadedMapping, Problem
 
 #: (pattern, message) per framework; a pattern matches code that runs on the CPU only.
@@ -56,10 +55,7 @@ def portability_problems(loaded: LoadedMapping) -> list[Problem]:
         if example.cpu_only:
             continue
         for side in ("source", "target"):
-            api = getattr(mapping, side)
-            if api is None:
-                continue
-            framework = framework_of(api.api).key
+            framework = mapping.side_framework(side).key
             for field_path, code in ((("examples", index, side), example.code(side)),
                                      (("examples", index, "setup", side), getattr(example.setup, side))):
                 if code is None:

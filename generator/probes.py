@@ -26,7 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from .execute import Executor, Snippet, failure_text
-from .frameworks import FRAMEWORKS, framework_of
+from .frameworks import framework_of
 from .schema import PROBE_DTYPES, Difference, Mapping, Probes, Status
 
 MARKER = "@@probe "
@@ -343,13 +343,8 @@ def _calls(mapping: Mapping) -> list[tuple[str, str, str]]:
     """(api, framework key, call template) of the source, the target (or the workaround of a mapping
     without counterpart, run with the other framework), then each further target."""
     probes = mapping.probes
-    source = framework_of(mapping.source.api).key
-    if mapping.target is not None:
-        target = (mapping.target.api, framework_of(mapping.target.api).key, probes.target)
-    else:
-        other = next(key for key in FRAMEWORKS if key != source)
-        target = (f"the workaround with {FRAMEWORKS[other].display}", other, probes.target)
-    return [(mapping.source.api, source, probes.source), target,
+    return [(mapping.source.api, mapping.side_framework("source").key, probes.source),
+            (mapping.side_api("target"), mapping.side_framework("target").key, probes.target),
             *((extra.api, framework_of(extra.api).key, extra.call) for extra in probes.targets)]
 
 

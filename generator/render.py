@@ -215,8 +215,7 @@ def example_view(number: int, example: Example, mapping: Mapping, run, device: s
         code = example.code(side)
         if code is None:
             continue
-        api_side = mapping.source if side == "source" else mapping.target
-        framework = framework_of(api_side.api)
+        framework = mapping.side_framework(side)
         result = getattr(run, side) if run is not None else None
         view = SideView(framework.display, code_with_outputs(code, result), block=code_block(code, result),
                         key=framework.key)
@@ -262,11 +261,11 @@ def tolerance_text(example: Example) -> str:
 def provenance_of(mapping: Mapping, runs: dict[int, object], device: str) -> Provenance | None:
     provenance = Provenance(device=device)
     for run in runs.values():
-        for side, api_side in (("source", mapping.source), ("target", mapping.target)):
+        for side in ("source", "target"):
             result = getattr(run, side, None)
-            if result is None or api_side is None:
+            if result is None:
                 continue
-            provenance.versions[framework_of(api_side.api).display] = result.framework_version
+            provenance.versions[mapping.side_framework(side).display] = result.framework_version
             provenance.device_name = result.device_name or provenance.device_name
             if result.produced_on:
                 provenance.dates.add(result.produced_on)
@@ -360,7 +359,7 @@ class Renderer:
         return self.env.get_template("mapping.md.j2").render(
             mapping=mapping,
             source_framework=framework_of(mapping.source.api).display,
-            target_framework=framework_of(mapping.target.api).display if mapping.target else "MindSpore",
+            target_framework=mapping.side_framework("target").display,
             source_url=doc_url(mapping.source),
             target_url=doc_url(mapping.target) if mapping.target else None,
             rows=numbered_rows(mapping.differences),

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from .frameworks import FRAMEWORKS, framework_of
+from .frameworks import FRAMEWORKS, Framework, framework_of
 
 # Bounds that keep every later stage safe: a page's file name (the API's last part, plus the
 # temporary-file affixes of the atomic write) stays well under the usual 255-byte file name limit,
@@ -427,8 +427,6 @@ class Mapping(Strict):
                 raise ValueError("`target` is required unless status is `no-counterpart`")
             if any(row.target for row in self.differences):
                 raise ValueError("difference rows name a target parameter but there is no `target`")
-            if any(example.target for example in self.examples):
-                raise ValueError("examples have `target` code but there is no `target` API")
         if self.alternatives and self.target is None:
             raise ValueError("`alternatives` need a recommended `target`")
         _different_frameworks(self.source, self.target)
@@ -449,6 +447,21 @@ class Mapping(Strict):
             return None
         return next((failure for failure in self.probes.expected_failures
                      if failure.side == side and device in failure.devices), None)
+
+    def side_framework(self, side: Side) -> Framework:
+        """The framework that runs ``side``'s code. On a page without counterpart the target side is
+        the workaround, written with the other framework."""
+        if side == "source":
+            return framework_of(self.source.api)
+        if self.target is not None:
+            return framework_of(self.target.api)
+        source = framework_of(self.source.api).key
+        return next(framework for key, framework in FRAMEWORKS.items() if key != source)
+
+    def side_api(self, side: Side) -> str:
+        """The API name shown for ``side``'s code: the side's API, or "the workaround with X"."""
+        api = self.source if side == "source" else self.target
+        return api.api if api is not None else f"the workaround with {self.side_framework(side).display}"
 
     def api_pairs(self) -> list[tuple[str, str | None, bool]]:
         """(source API, target API or None, recommended) of every pair on the page, main pair first."""

@@ -267,3 +267,32 @@ def test_most_public_callables_have_a_checkable_signature(framework):
     rows = introspect.framework_coverage(framework)
     readable, total = sum(row.readable for row in rows), sum(row.total for row in rows)
     assert total > 1000 and readable / total >= 0.95, [(row.namespace, row.unreadable) for row in rows]
+
+
+def test_constructors_hidden_behind_new_overloads_or_decorators_are_read():
+    # NLLLoss2d: a deprecation decorator gives the class a (*args, **kwargs) __new__
+    assert [p.name for p in signature_of("torch.nn.NLLLoss2d").parameters] == [
+        "weight", "size_average", "ignore_index", "reduce", "reduction"]
+    # LSTM: the named form comes from its typing.overload declarations
+    assert [p.name for p in signature_of("torch.nn.LSTM").parameters][:3] == ["input_size", "hidden_size", "num_layers"]
+    # MindSpore's optimizer decorator without functools.wraps
+    assert signature_of("mindspore.nn.Adam").parameters[0].name == "params"
+
+
+def test_a_constructor_that_really_takes_anything_is_its_signature():
+    identity = signature_of("torch.nn.Identity")
+    assert [p.display for p in identity.parameters] == ["*args", "**kwargs"]
+    assert [p.display for p in signature_of("torch.nn.Container").parameters] == ["**kwargs"]
+
+
+def test_a_generic_wrapper_is_still_not_a_signature():
+    class Hidden:
+        pass
+
+    def wrap(function):
+        def wrapper(*args, **kwargs):
+            return function(*args, **kwargs)
+        return wrapper
+
+    Hidden.__init__ = wrap(lambda self, size: None)
+    assert introspect._constructor_params(Hidden) is None

@@ -95,3 +95,35 @@ def test_editors_schema_accepts_the_repository_mappings_and_flags_a_typo(tmp_pat
     messages = [error.message for error in validator.iter_errors(typo)]
     assert any("'knd' was unexpected" in message for message in messages)
     assert any("'kind' is a required property" in message for message in messages)
+
+
+WORKAROUND_MAPPING = """\
+source:
+  api: torch.nn.Identity
+  kind: class
+  signature: class torch.nn.Identity(*args, **kwargs)(input)
+  summary: Returns its input.
+status: no-counterpart
+differences:
+  - {category: Inputs, source: input, note: "In MindSpore, return the input itself."}
+examples:
+  - note: The workaround prints what the layer prints.
+    same_values: true
+    source: |
+      print(1 + 1)
+    target: |
+      print(2)
+"""
+
+
+def test_a_page_without_counterpart_runs_its_workaround_with_the_other_framework(tmp_path: Path):
+    mappings = tmp_path / "mappings"
+    write_mapping(mappings, "torch.nn/Identity.yaml", WORKAROUND_MAPPING)
+    generated = generate([mappings], tmp_path / "api", Options(cache_path=None, progress=False))
+    (run,) = generated.runs.values()
+    assert run.target.framework_version == generated.mappings[0].mapping.side_framework("target").version
+    assert run.comparison.verdict == "agree"
+    page = (tmp_path / "api" / "torch.nn" / "Identity.md").read_text(encoding="utf-8")
+    assert "## No MindSpore counterpart" in page
+    assert "The MindSpore code in the examples below gets the same effect" in page
+    assert "::::{tab-item} MindSpore" in page and "# 2" in page
