@@ -79,10 +79,16 @@ def python() -> str:
 @pytest.fixture(scope="session")
 def sites(tmp_path_factory) -> Path:
     """The repository's site in every language (``<root>/en``, ``<root>/zh_CN``), built once per test
-    session, as ``make html`` builds it, and shared by the site, language and browser tests."""
+    session, as ``make html`` builds it, and shared by the site, language and browser tests.
+
+    Its outputs go to the repository's own cache, which `make test` then hands to `generator verify`:
+    the examples and probes of the repository run once per `make test`, not twice (and the second
+    language runs none)."""
+    from generator.pipeline import DEFAULT_CACHE
+
     from .site_build import build_sites
 
-    status, html = build_sites(tmp_path_factory.mktemp("site"))
+    status, html = build_sites(tmp_path_factory.mktemp("site"), cache=DEFAULT_CACHE)
     assert status == 0, "sphinx-build failed"
     return html
 
