@@ -297,3 +297,11 @@ def test_a_generic_wrapper_is_still_not_a_signature():
 
     Hidden.__init__ = wrap(lambda self, size: None)
     assert introspect._constructor_params(Hidden) is None
+
+
+def test_a_constructor_that_passes_its_arguments_to_the_base_class_has_the_bases_parameters():
+    lstm = signature_of("mindspore.nn.LSTM")  # __init__(self, *args, **kwargs): super().__init__('LSTM', *args, **kwargs)
+    assert [p.name for p in lstm.parameters][:3] == ["input_size", "hidden_size", "num_layers"]
+    assert "mode" not in [p.name for p in lstm.parameters]
+    rnn = signature_of("mindspore.nn.RNN")  # also reads kwargs['nonlinearity']
+    assert rnn.parameters[-1].name == "nonlinearity" and not rnn.defaults_complete
