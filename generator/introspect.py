@@ -320,10 +320,14 @@ def _init_params(cls: type) -> list[Param] | None:
     """The parameters of ``__init__`` itself, where ``inspect.signature(cls)`` sees only
     ``(*args, **kwargs)``: behind a ``__new__`` that a deprecation decorator adds (``NLLLoss2d``), or
     behind a decorator without ``functools.wraps`` (``_undecorated``)."""
-    for function in (cls.__init__, _undecorated(cls.__init__)):
-        parameters = _params(function, drop_first=True) if function is not None else None
+    function = cls.__init__
+    for _ in range(5):  # decorators on decorators (MindSpore's LazyAdam has two)
+        parameters = _params(function, drop_first=True)
         if parameters is not None and not _generic_params(parameters):
             return parameters
+        function = getattr(function, "__wrapped__", None) or _undecorated(function)
+        if function is None:
+            return None
     return None
 
 

@@ -502,7 +502,7 @@ class Worker:
             "framework_version": _version(self.framework.distribution),
             "device": self.framework.actual_device,
             "device_name": self.framework.device_name(),
-            "pid": int(os.readlink("/proc/self")),  # as the builder sees it (not 2, its PID in the namespace)
+            "pid": os.getpid(),  # 2 in the worker's PID namespace
             "notes": self.framework.notes,
             **limit_info,
         }
@@ -764,7 +764,7 @@ class ProcessState:
         self.base_modules = dict(sys.modules)
         self.base_module_ids = tuple(map(id, sys.modules.values()))
         self.stdio = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
-        try:  # /proc is the host's: these are host PIDs even inside the PID namespace
+        try:  # PIDs as this /proc numbers them: the namespace's own, or the host's where it could not be mounted
             self.host_pid = int(os.readlink("/proc/self"))
             with open("/proc/self/stat") as stat:
                 self.init_pid = int(stat.read().rsplit(")", 1)[1].split()[1])
@@ -843,7 +843,7 @@ class ProcessState:
                 tuple((lg.level, lg.propagate, lg.disabled, tuple(map(id, lg.handlers))) for lg in self.loggers))
 
     def children(self) -> list[int]:
-        """Host PIDs of child processes still alive: the worker's own (any thread's), and orphans
+        """PIDs (as /proc numbers them) of child processes still alive: the worker's own (any thread's), and orphans
         that came back to the init. The worker's own are found with ``waitpid`` (one system call;
         reading ``/proc/self/task/*/children`` costs a file per framework thread)."""
         while True:  # reap what has ended
@@ -996,7 +996,7 @@ def _version(distribution: str) -> str:
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 SNIPPET_CWD = "/tmp"  # where every snippet runs, when a mount namespace can be made
 _STATUS = struct.Struct("!i")
 
@@ -1092,7 +1092,7 @@ def _reap(worker: int, status_fd: int, namespace: bool) -> None:
 
 
 def children(pid: int | str = "self") -> list[int]:
-    """Live child processes of ``pid`` (all its threads), by host PID."""
+    """Live child processes of ``pid`` (all its threads), by PID as /proc numbers them."""
     found = []
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
@@ -1138,6 +1138,20 @@ def kill_descendants() -> None:
             continue
 
 
+def _namespace_proc() -> bool:
+    """Mount a ``/proc`` of the new PID namespace, in a mount namespace of its own.
+
+    With the host's ``/proc``, ``/proc/self`` names a PID that ``getpid()`` does not return, and
+    the CUDA driver fails ("cudaGetDeviceCount ... Error 304: OS call failed"): a GPU worker would
+    see no GPU. False (and the host's ``/proc`` kept) when it cannot be done."""
+    libc = _libc()
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    return libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0
+
+
 def _private_tmp(work: Path) -> str | None:
     """In a new mount namespace, put the worker's ``work`` folder on ``/tmp``: every snippet runs
     in the same neutral ``/tmp`` (pages never show the build host's paths) and what snippets write
@@ -1170,7 +1184,9 @@ def main(argv: list[str] | None = None) -> None:
     _die_with_parent()
     os.setsid()
     _default_signals()
-    if not namespace:
+    if namespace:
+        _namespace_proc()
+    else:
         _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     worker = os.fork()
     if worker:

@@ -35,9 +35,9 @@ RANDOM_MS = "import mindspore, numpy as np\nprint(np.random.rand(2))\nprint(mind
 
 CASES: dict[str, Snippet] = {
     # warm workers
-    "t_modules": T("import sys, os\nprint('torch' in sys.modules, 'mindspore' in sys.modules)\nprint(os.readlink('/proc/self'))  # host PID: inside its namespace every worker is PID 2\n"),
-    "m_modules": M("import sys, os\nprint('torch' in sys.modules, 'mindspore' in sys.modules)\nprint(os.readlink('/proc/self'))  # host PID: inside its namespace every worker is PID 2\n"),
-    "t_pid": T("import os\nprint(os.readlink('/proc/self'))  # host PID: inside its namespace every worker is PID 2\n"),
+    "t_modules": T("import sys, os\nprint('torch' in sys.modules, 'mindspore' in sys.modules)\nprint(os.stat('/proc/self/ns/pid').st_ino, open('/proc/self/stat').read().split()[21])  # the worker's identity\n"),
+    "m_modules": M("import sys, os\nprint('torch' in sys.modules, 'mindspore' in sys.modules)\nprint(os.stat('/proc/self/ns/pid').st_ino, open('/proc/self/stat').read().split()[21])  # the worker's identity\n"),
+    "t_pid": T("import os\nprint(os.stat('/proc/self/ns/pid').st_ino, open('/proc/self/stat').read().split()[21])  # the worker's identity\n"),
     # seeds
     "t_random_1": T(RANDOM_TORCH),
     "m_random_1": M(RANDOM_MS),
@@ -148,7 +148,7 @@ def test_one_framework_per_warm_worker(batch):
 
 
 def test_workers_stay_warm_across_runs(batch, pool):
-    again = pool.run([T("import os\nprint(os.readlink('/proc/self'))  # host PID: inside its namespace every worker is PID 2\n# later run\n")])
+    again = pool.run([T("import os\nprint(os.stat('/proc/self/ns/pid').st_ino, open('/proc/self/stat').read().split()[21])  # the worker's identity\n# later run\n")])
     assert texts(again[0]) == texts(batch["t_pid"])
     assert pool.stats.workers_started == 0
 

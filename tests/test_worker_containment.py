@@ -6,6 +6,8 @@ order given), and each test checks its part of the results.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +18,10 @@ from generator.execute import Executor, Snippet
 pytestmark = pytest.mark.frameworks
 
 REPO = Path(__file__).resolve().parent.parent
-PID = "import os\nprint(os.readlink('/proc/self'))  # host PID: inside its namespace every worker is PID 2\n"
+# A worker's identity: inside its own PID namespace every worker is PID 2, so print the namespace
+# and the start time (in clock ticks since boot), which differ for a replaced worker.
+PID = ("import os\nprint(os.stat('/proc/self/ns/pid').st_ino, "
+       "open('/proc/self/stat').read().rsplit(')', 1)[1].split()[19])\n")
 
 CASES: dict[str, Snippet] = {
     "pid_0": Snippet("torch", PID + "# 0"),
@@ -182,12 +187,44 @@ def _gone(pid: int, wait: float = 5.0) -> bool:
     return False
 
 
+def _host_pids_of(command: list[str]) -> list[int]:
+    """PIDs (as this process's /proc numbers them) of the processes running exactly ``command``."""
+    wanted = ("\0".join(command) + "\0").encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
+                found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def _watch_for(command: list[str], seen: list[int], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not seen and time.monotonic() < deadline:
+        seen.extend(_host_pids_of(command))
+        time.sleep(0.02)
+
+
 def test_closing_the_executor_kills_workers_and_what_snippets_started():
     with Executor(jobs=1, progress=False) as pool:
-        (result,) = pool.run([Snippet("torch", "import subprocess, time\np = subprocess.Popen(['sleep', '60'])\n"
-                                               "print(open('/proc/self/task/' + __import__('os').readlink('/proc/self')"
-                                               " + '/children').read().split()[0])\n")])
-        child = int(result.outputs[0].text)  # its host PID
+        seen: list[int] = []  # the child's PID as the host numbers it, found while the snippet runs
+        watcher = threading.Thread(target=_watch_for, args=(["sleep", "61.25"], seen), daemon=True)
+        watcher.start()
+        (result,) = pool.run([Snippet("torch", "import subprocess, time\np = subprocess.Popen(['sleep', '61.25'])\n"
+                                               "time.sleep(2)\n")])
+        watcher.join()
+        assert result.status == "ok" and len(seen) == 1
+        (child,) = seen
         (worker,) = pool._workers["torch"]
         worker_pid = worker.proc.pid
     assert _gone(worker_pid) and _gone(child)
+
+
+def test_proc_numbers_the_worker_as_getpid_does():
+    # The CUDA driver checks /proc/self against getpid(): with the host's /proc inside the worker's
+    # PID namespace it failed with "cudaGetDeviceCount ... Error 304" and GPU workers saw no GPU.
+    with Executor(jobs=1, progress=False) as pool:
+        (result,) = pool.run([Snippet("torch", "import os\nprint(os.getpid() == int(os.readlink('/proc/self')))\n")])
+    assert [output.text for output in result.outputs] == ["True"]
