@@ -12,14 +12,12 @@ import sys
 from pathlib import Path
 
 from . import ROOT, __version__
+from .coverage import DEFAULT_MODULES
 from .loader import load_mappings, placeholder_problems
 from .pipeline import DEFAULT_CACHE, DEFAULT_MAPPINGS, DEFAULT_OUTPUT, GenerationError, Options, generate, summarize
 from .schema import DEVICES, json_schema_text
 
 SCHEMA_FILE = ROOT / "schema" / "mapping.schema.json"
-#: What ``coverage`` counts when no --module is given: the site's modules and the schedulers.
-DEFAULT_COVERAGE_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.optim",
-                            "torch.optim.lr_scheduler")
 
 
 def _mapping_paths(args: argparse.Namespace) -> list[Path]:
@@ -168,7 +166,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
     from .coverage import coverage
 
-    modules = tuple(args.module or DEFAULT_COVERAGE_MODULES)
+    modules = tuple(args.module or DEFAULT_MODULES)
     if args.missing and args.missing not in modules:
         modules += (args.missing,)
     loaded = load_mappings([args.mappings])
@@ -301,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     progress = commands.add_parser("coverage", help="mapped and missing public names per source module")
     mappings_option(progress)
     progress.add_argument("--module", action="append", metavar="MODULE",
-                          help=f"a source module to count (repeatable; default: {', '.join(DEFAULT_COVERAGE_MODULES)})")
+                          help=f"a source module to count (repeatable; default: {', '.join(DEFAULT_MODULES)})")
     progress.add_argument("--missing", metavar="MODULE", help="list the public names of MODULE that have no mapping")
     progress.add_argument("--json", action="store_true", help="print JSON instead of text")
     progress.set_defaults(handler=cmd_coverage)

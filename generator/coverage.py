@@ -33,7 +33,7 @@ from .loader import LoadedMapping
 RULE_VERSION = 2  # bump when the rule above changes, so cached results are recomputed
 CACHE = ROOT / ".cache" / "public-api.json"
 
-DEFAULT_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.optim")
+DEFAULT_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.optim", "torch.optim.lr_scheduler")
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,14 @@ def python() -> str:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
-    """The repository's site, built once per test session and shared by the site and browser tests."""
+    """The repository's site, built once per test session and shared by the site and browser tests.
+
+    Its outputs go to the repository's own cache, which `make test` then hands to `generator verify`:
+    the examples and probes of the repository run once per `make test`, not twice."""
+    from generator.pipeline import DEFAULT_CACHE
+
     from .site_build import build_site
 
-    status, _, html = build_site(tmp_path_factory.mktemp("site"))
+    status, _, html = build_site(tmp_path_factory.mktemp("site"), cache=DEFAULT_CACHE)
     assert status == 0, "sphinx-build failed"
     return html

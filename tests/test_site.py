@@ -14,6 +14,7 @@ from urllib.parse import urldefrag
 import pytest
 from bs4 import BeautifulSoup
 
+from generator.coverage import DEFAULT_MODULES, coverage
 from generator.loader import load_mappings
 
 from .conftest import ROOT, SEEDS
@@ -134,11 +135,14 @@ def test_seed_page_carries_the_seed_table_signatures_and_links(site: Path, seed:
 def test_coverage_page_shows_each_module_and_its_missing_names(site: Path):
     page = soup(site / "docs" / "api" / "coverage.html")
     rows = {cells[0]: cells for cells in ([td.get_text(strip=True) for td in tr.select("td")] for tr in page.select("article table tr")) if cells}
-    assert set(rows) == {"torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.optim"}
-    mapped_nn = {loaded.mapping.name for loaded in repository_mappings() if loaded.mapping.source_module == "torch.nn"}
-    assert rows["torch.nn"][2] == str(len(mapped_nn))
+    assert set(rows) == set(DEFAULT_MODULES)
+    counted = {module.module: module for module in coverage(repository_mappings())}
+    for name, module in counted.items():
+        assert rows[name][1:3] == [str(len(module.public)), str(len(module.mapped))], name
     missing_text = page.get_text()
-    assert "AdaptiveAvgPool1d" in missing_text
+    for module in counted.values():
+        for api in module.missing[:3]:  # the first names it lists as missing
+            assert api.rsplit(".", 1)[-1] in missing_text, api
 
 
 def run_alone(code: str) -> subprocess.CompletedProcess:
@@ -219,7 +223,12 @@ def test_sidebar_lists_modules_and_only_the_current_modules_pages(site: Path):
     labels = [a.get_text() for a in sidebar.select("a")]
     modules = sorted({loaded.mapping.source_module for loaded in repository_mappings()})
     assert all(module in labels for module in modules)
-    assert "CrossEntropyLoss" in labels and "Linear" in labels  # torch.nn's pages, by short name
+    from generator.site import NAV_WINDOW
+
+    nn_pages = {loaded.mapping.name for loaded in repository_mappings() if loaded.mapping.source_module == "torch.nn"}
+    shown = [label for label in labels if label in nn_pages]  # torch.nn's pages, by short name
+    assert "Linear" in shown and len(shown) == min(len(nn_pages), NAV_WINDOW)
+    assert ("more …" in labels) == (len(nn_pages) > NAV_WINDOW)
     assert "soft_margin_loss" not in labels  # another module's page: not on this page
     current = sidebar.select("li.current > a")
     assert [a.get_text() for a in current] == ["API mapping overview", "torch.nn", "Linear"]
