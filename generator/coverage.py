@@ -116,7 +116,9 @@ def public_api(modules: tuple[str, ...], cache: Path | None = CACHE) -> dict[str
 def coverage(mappings: list[LoadedMapping], modules: tuple[str, ...] = DEFAULT_MODULES) -> list[ModuleCoverage]:
     mapped_by_module: dict[str, set[str]] = {}
     for loaded in mappings:
-        mapped_by_module.setdefault(loaded.mapping.source_module, set()).add(loaded.mapping.name)
+        for source, _, _ in loaded.mapping.api_pairs():  # every source API a page covers counts
+            module, _, name = source.rpartition(".")
+            mapped_by_module.setdefault(module, set()).add(name)
     report = []
     api = public_api(tuple(modules))
     for module in modules:

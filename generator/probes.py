@@ -26,6 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from .execute import Executor, Snippet, failure_text
+from .worker import OUTPUT_LIMIT
 from .frameworks import framework_of
 from .schema import PROBE_DTYPES, Difference, Mapping, Probes, Status
 
@@ -361,9 +362,15 @@ def parse_side(api: str, result, variants: list[Variant]) -> ProbeSide:
     outcomes = {}
     for line in result.text.splitlines():
         if line.startswith(MARKER):
-            record = json.loads(line[len(MARKER):])
+            try:
+                record = json.loads(line[len(MARKER):])
+            except json.JSONDecodeError:  # the record that the output limit cut
+                continue
             outcomes[record.pop("variant")] = record
     failure = None if result.ok else failure_text(result)
+    if failure is None and any(output.truncated for output in result.outputs):
+        failure = (f"what the variants returned passed the output limit of {OUTPUT_LIMIT // 1024} KiB after "
+                   f"{len(outcomes)} of {len(variants)} variants; make the probe inputs smaller")
     for variant in variants:  # a crash or timeout part-way: the rest did not run
         outcomes.setdefault(variant.name, {"error": "NotRun", "message": failure or "no outcome printed"})
     return ProbeSide(api, outcomes, failure)
@@ -588,6 +595,21 @@ def undeclared_differences(mapping: Mapping, probed: MappingProbes) -> dict[str,
     differing = probed.main.differences
     declared = declared_variants(mapping.differences, differing)
     return {name: why for name, why in differing.items() if name not in declared}
+
+
+def broken_sides(probed: MappingProbes) -> list[tuple[str, str]]:
+    """("source" or "target", why) for each of the source and the main target whose probes tested
+    nothing: it stopped part-way (crash, timeout, output over the limit), or it raised on every
+    variant and no failure is declared for this device (a template that cannot run, most often)."""
+    main = probed.main
+    found = []
+    for label, side in (("source", probed.source), ("target", main.target)):
+        if side.failure:
+            found.append((label, f"stopped part-way: {side.failure}"))
+        elif not main.not_comparable and all("error" in outcome for outcome in side.outcomes.values()):
+            first = next(iter(side.outcomes.values()), {"error": "no variant"})
+            found.append((label, f"raised on every variant, e.g. {outcome_text(first)}"))
+    return found
 
 
 def stale_declarations(mapping: Mapping, probed: MappingProbes) -> list[tuple[int, str, str]]:

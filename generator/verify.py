@@ -487,7 +487,7 @@ def check_names(loaded: LoadedMapping) -> list[str]:
 
 def probe_findings(loaded: LoadedMapping, probed: dict) -> list[Finding]:
     """Claims against the differential probes (``probes``): undeclared differences, stale declarations."""
-    from .probes import stale_declarations, undeclared_differences
+    from .probes import broken_sides, stale_declarations, undeclared_differences
 
     mapping = loaded.mapping
     result = probed.get(mapping.source.api)
@@ -502,6 +502,11 @@ def probe_findings(loaded: LoadedMapping, probed: dict) -> list[Finding]:
                                 f"status {mapping.status.value} says the APIs behave the same, but probes against "
                                 f"{mapping.target.api} show {len(undeclared)} undeclared difference(s): {listed}. "
                                 "Declare them (a difference row with `probes`) or change the status.", name=name))
+    for side, why in broken_sides(result):
+        api = mapping.side_api(side)
+        findings.append(Finding("probes", loaded.path, loaded.line_of("probes", side),
+                                f"the probes of {api} test nothing: the `{side}` call template {why}. Fix the "
+                                "template, or declare the failure under `probes.expected_failures`.", name=name))
     for index, pattern, why in stale_declarations(mapping, result):
         findings.append(Finding("probes", loaded.path, loaded.line_of("differences", index, "probes"),
                                 f"difference row {index + 1} names probe variant `{pattern}`, but {why}", name=name))

@@ -14,8 +14,9 @@ import pytest
 from generator.execute import Executor
 from generator.loader import load_mappings
 from generator.pipeline import Options
-from generator.probes import (MappingProbes, ProbeSide, SPECIAL_VALUES, TOLERANCES, compare_outcomes, compare_sides,
-                              derive_variants, stale_declarations, undeclared_differences, run_probes)
+from generator.probes import (MappingProbes, ProbeSide, SPECIAL_VALUES, TOLERANCES, broken_sides, compare_outcomes,
+                              compare_sides, derive_variants, parse_side, stale_declarations, undeclared_differences,
+                              run_probes)
 from generator.schema import PROBE_DTYPES, Probes
 from generator.verify import verify
 
@@ -165,6 +166,25 @@ def test_undeclared_difference_only_for_statuses_that_claim_the_same_behaviour(t
         result = probed(variants, {"random": same, "scalar": same},
                         {"random": same, "scalar": {"error": "ValueError", "message": "0-d"}})
         assert list(undeclared_differences(mapping, result)) == expected, status
+
+
+def test_a_side_that_raises_on_every_variant_or_stops_tested_nothing(tmp_path: Path):
+    from types import SimpleNamespace
+
+    variants = derive_variants(Probes.model_validate({"inputs": {"input": {"kind": "tensor", "shape": [2]}},
+                                                      "source": "input", "target": "input", "variants": ["random", "scalar"]}))
+    same = tensor("float32", [1.0])
+    error = {"error": "TypeError", "message": "bad template"}
+    assert broken_sides(probed(variants, {"random": same, "scalar": same}, {"random": same, "scalar": error})) == []
+    found = broken_sides(probed(variants, {"random": error, "scalar": error}, {"random": same, "scalar": same}))
+    assert found == [("source", "raised on every variant, e.g. TypeError: bad template")]
+    # the output limit cut the records: the side stopped part-way, and no traceback
+    record = '@@probe {"variant": "random", "value": [1.0, 2.0'
+    output = SimpleNamespace(text=record, truncated=True)
+    cut = SimpleNamespace(ok=True, outputs=[output], text=record)
+    side = parse_side("torch.x", cut, variants)
+    assert "passed the output limit of 64 KiB after 0 of 2 variants" in side.failure
+    assert side.outcomes["random"]["error"] == "NotRun"
 
 
 def test_a_declared_difference_is_not_reported_and_a_stale_one_is(tmp_path: Path):
