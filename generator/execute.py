@@ -25,7 +25,8 @@ closes), which kills what is left and removes the worker's folder.
 Caching
 -------
 ``cache_key`` hashes the code, setup, framework name and version, device, generator version
-and timeout. ``ok``, ``error`` and ``crash`` results are cached (a segfault is as deterministic as
+and timeout; a snippet with an ``identity`` (a probe driver) is keyed on it in place of its code,
+whose making is costly. ``ok``, ``error`` and ``crash`` results are cached (a segfault is as deterministic as
 an exception); ``timeout`` results, crashes by ``SIGKILL`` (the OOM killer, an outside kill) and
 workers that could not start are not: they depend on the machine's load, not on the code.
 """
@@ -78,6 +79,9 @@ class Snippet:
     code: str
     setup: str = ""  # hidden code run first in the same namespace, not shown, not captured
     timeout: float = 60.0
+    # Keyed on in place of ``code`` where the code is costly to make and made only to run (a probe
+    # driver: ``probes.probe_identity``); empty: the code is the key.
+    identity: str = ""
 
 
 @dataclass
@@ -162,6 +166,8 @@ def cache_key(snippet: Snippet, device: str, framework_version: str | None = Non
         framework_version = FRAMEWORKS[snippet.framework].version or "unknown"
     parts = [snippet.code, snippet.setup, snippet.framework, framework_version, device, __version__,
              float(snippet.timeout)]
+    if snippet.identity:
+        parts[0] = f"identity {snippet.identity}"
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
@@ -458,8 +464,11 @@ class Executor:
         counts = {name: sum(1 for w in slots if w is not None and w.alive) for name, slots in self._workers.items()}
         return {name: count for name, count in counts.items() if count}
 
-    def run(self, snippets: list[Snippet]) -> list[SnippetResult]:
-        """Run ``snippets`` (or take them from the cache); results in the same order."""
+    def run(self, snippets: list[Snippet], complete=None) -> list[SnippetResult]:
+        """Run ``snippets`` (or take them from the cache); results in the same order.
+
+        ``complete(index)``, if given, makes the snippet that really runs in place of
+        ``snippets[index]`` (same cache key, code made only when it is not in the cache)."""
         began = time.monotonic()
         for snippet in snippets:
             if snippet.framework not in FRAMEWORKS:
@@ -478,7 +487,7 @@ class Executor:
                 pending.setdefault(key, []).append(index)
         by_framework: dict[str, list[tuple[str, Snippet]]] = {}
         for key, indexes in pending.items():
-            snippet = snippets[indexes[0]]
+            snippet = snippets[indexes[0]] if complete is None else complete(indexes[0])
             by_framework.setdefault(snippet.framework, []).append((key, snippet))
         stats.executed = len(pending)
         with _terminate_as_interrupt(), \

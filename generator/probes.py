@@ -10,7 +10,9 @@ Contract
   a driver that builds every variant's inputs as that framework's tensors, runs the call template,
   waits for the framework (MindSpore runs ops asynchronously), and prints one JSON line per
   variant. They run through the same ``execute.Executor`` (warm contained workers, result cache)
-  as examples, so a no-op rebuild runs nothing.
+  as examples, so a no-op rebuild runs nothing. A driver's cache key is its ``probe_identity``
+  (the probe spec, the call template and a fingerprint of the code that derives inputs and
+  drives the call), not its code: a rebuild whose results are all cached derives no input values.
 * ``compare_outcomes`` compares two outcomes of one variant: raises on one side only, kind of
   result, dtype, shape, then values within the tolerance of the dtype (``TOLERANCES``).
 * ``run_probes`` returns ``{source api: MappingProbes}``; the page's "Behaviour compared" section
@@ -20,10 +22,13 @@ Contract
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import math
 import zlib
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from .execute import Executor, Snippet, failure_text
 from .frameworks import FRAMEWORKS, framework_of
@@ -49,6 +54,7 @@ class Variant:
     name: str  # "special:nan"; what difference rows name in ``probes``
     kind: str  # one of schema.VARIANT_KINDS
     inputs: dict  # input name -> {"tensor": dtype, "shape": [...], "values": [...]} or {"value": v}
+    # ("values" is [] in variants derived with ``with_values=False``: names and shapes only)
     about: str  # what is special about it, for the page
 
 
@@ -78,13 +84,15 @@ def _random_values(spec, dtype: str, shape: list[int], rng) -> list:
     return [round(number, 4) for number in numbers]
 
 
-def _tensor(spec, name: str, variant: str, dtype: str | None = None, shape: list[int] | None = None) -> dict:
+def _tensor(spec, name: str, variant: str, dtype: str | None = None, shape: list[int] | None = None,
+            values: bool = True) -> dict:
     dtype = dtype or spec.dtype
     shape = list(spec.shape if shape is None else shape)
-    return {"tensor": dtype, "shape": shape, "values": _random_values(spec, dtype, shape, _rng(f"{variant}/{name}"))}
+    numbers = _random_values(spec, dtype, shape, _rng(f"{variant}/{name}")) if values else []
+    return {"tensor": dtype, "shape": shape, "values": numbers}
 
 
-def _base(probes: Probes, variant: str, **changes) -> dict:
+def _base(probes: Probes, variant: str, values: bool = True, **changes) -> dict:
     """Every input as in ordinary use; ``changes`` maps input name -> (dtype, shape) overrides."""
     inputs = {}
     for name, spec in probes.inputs.items():
@@ -92,7 +100,7 @@ def _base(probes: Probes, variant: str, **changes) -> dict:
             inputs[name] = {"value": spec.value}
         else:
             dtype, shape = changes.get(name, (None, None))
-            inputs[name] = _tensor(spec, name, variant, dtype, shape)
+            inputs[name] = _tensor(spec, name, variant, dtype, shape, values)
     return inputs
 
 
@@ -112,21 +120,22 @@ def _number(value: float, like) -> float | int:
     return int(value) if isinstance(like, int) and not isinstance(like, bool) and float(value).is_integer() else value
 
 
-def derive_variants(probes: Probes) -> list[Variant]:
-    """Every variant of ``probes``, in a fixed order, named uniquely."""
+def derive_variants(probes: Probes, with_values: bool = True) -> list[Variant]:
+    """Every variant of ``probes``, in a fixed order, named uniquely. ``with_values=False``: without
+    the tensors' values (no random numbers drawn), for what needs only names and descriptions."""
     tensors = {name: spec for name, spec in probes.inputs.items() if spec.kind == "tensor"}
     values = {name: spec for name, spec in probes.inputs.items() if spec.kind == "value"}
     kinds = set(probes.variants)
     variants: list[Variant] = []
     if "random" in kinds:
-        variants.append(Variant("random", "random", _base(probes, "random"), "ordinary random values"))
+        variants.append(Variant("random", "random", _base(probes, "random", with_values), "ordinary random values"))
     if "special" in kinds:
         floats = [name for name, spec in tensors.items() if spec.special and spec.dtype in FLOAT_DTYPES]
         for label, number in SPECIAL_VALUES.items():
             if not floats:
                 break
             name = f"special:{label}"
-            inputs = _base(probes, name)
+            inputs = _base(probes, name, with_values)
             for input_name in floats:
                 tensor = inputs[input_name]
                 row = math.prod(tensor["shape"][1:]) if len(tensor["shape"]) > 1 else 1
@@ -135,16 +144,16 @@ def derive_variants(probes: Probes) -> list[Variant]:
                                     + ", ".join(floats)))
     if "empty" in kinds and tensors:
         changes = {name: (None, [0, *spec.shape[1:]] if spec.shape else [0]) for name, spec in tensors.items()}
-        variants.append(Variant("empty", "empty", _base(probes, "empty", **changes), "leading dimension 0"))
+        variants.append(Variant("empty", "empty", _base(probes, "empty", with_values, **changes), "leading dimension 0"))
     if "scalar" in kinds and tensors:
         changes = {name: (None, []) for name in tensors}
-        variants.append(Variant("scalar", "scalar", _base(probes, "scalar", **changes), "0-d tensors"))
+        variants.append(Variant("scalar", "scalar", _base(probes, "scalar", with_values, **changes), "0-d tensors"))
     if "dtype" in kinds:
         varying = [name for name, spec in tensors.items() if spec.vary_dtype]
         for dtype in PROBE_DTYPES if varying else ():
             name = f"dtype:{dtype}"
             changes = {input_name: (dtype, None) for input_name in varying}
-            variants.append(Variant(name, "dtype", _base(probes, name, **changes), f"{', '.join(varying)} as {dtype}"))
+            variants.append(Variant(name, "dtype", _base(probes, name, with_values, **changes), f"{', '.join(varying)} as {dtype}"))
     if "broadcast" in kinds:
         for input_name, spec in tensors.items():
             if not spec.broadcast or not spec.shape:
@@ -152,7 +161,7 @@ def derive_variants(probes: Probes) -> list[Variant]:
             for suffix, shape, about in (("", [1, *spec.shape[1:]], "leading dimension 1"),
                                          (":rank", list(spec.shape[1:]), "leading dimension dropped")):
                 name = f"broadcast:{input_name}{suffix}"
-                inputs = _base(probes, name, **{input_name: (None, shape)})
+                inputs = _base(probes, name, with_values, **{input_name: (None, shape)})
                 variants.append(Variant(name, "broadcast", inputs, f"{input_name} with {about}"))
     if "parameter" in kinds:
         for input_name, spec in values.items():
@@ -166,7 +175,7 @@ def derive_variants(probes: Probes) -> list[Variant]:
                     continue
                 seen.add(key)
                 name = f"parameter:{input_name}={_short(value)}"
-                inputs = _base(probes, name)
+                inputs = _base(probes, name, with_values)
                 inputs[input_name] = {"value": value}
                 variants.append(Variant(name, "parameter", inputs, f"{input_name}={_short(value)}: {about}"))
     return variants
@@ -295,6 +304,7 @@ _probe_namespace = {"mindspore": mindspore, "ms": ms, "nn": nn, "ops": ops, "min
 DRIVERS = {"torch": _TORCH, "mindspore": _MINDSPORE}
 
 
+@cache
 def driver_setup(framework: str) -> str:
     return _COMMON % {"kept": VALUES_KEPT, "marker": MARKER} + DRIVERS[framework]
 
@@ -353,12 +363,33 @@ def _calls(mapping: Mapping) -> list[tuple[str, str, str]]:
             *((extra.api, framework_of(extra.api).key, extra.call) for extra in probes.targets)]
 
 
-def probe_snippets(mapping: Mapping) -> tuple[list[Variant], list[tuple[str, Snippet]]]:
-    variants = derive_variants(mapping.probes)
+_RUNNING = "# " + "-" * 64 + " running"
+
+
+@cache
+def derivation_fingerprint() -> str:
+    """sha256 of what turns a probe spec into a driver's output, other than the spec: this file up to
+    its "running" section (variant derivation, special values, the drivers) and ``PROBE_DTYPES``."""
+    text = Path(__file__).read_text(encoding="utf-8")
+    return hashlib.sha256((text[:text.index(_RUNNING)] + json.dumps(PROBE_DTYPES)).encode()).hexdigest()
+
+
+def probe_identity(probes: Probes, template: str) -> str:
+    """What decides one side's driver code (``Snippet.identity``): the spec its variants are derived
+    from, the call template, and ``derivation_fingerprint``."""
+    spec = {name: value.model_dump(mode="json") for name, value in probes.inputs.items()}
+    return json.dumps([derivation_fingerprint(), spec, list(probes.variants), template], sort_keys=True)
+
+
+def probe_snippets(mapping: Mapping, values: bool = True) -> tuple[list[Variant], list[tuple[str, Snippet]]]:
+    """The variants and one driver per side. ``values=False``: variants without values and drivers
+    without code, enough to look the results up in the cache (``Snippet.identity``)."""
+    variants = derive_variants(mapping.probes, with_values=values)
     snippets = []
     for api, framework, template in _calls(mapping):
-        snippets.append((api, Snippet(framework, driver_code(variants, template), driver_setup(framework),
-                                      float(mapping.probes.timeout))))
+        snippets.append((api, Snippet(framework, driver_code(variants, template) if values else "",
+                                      driver_setup(framework), float(mapping.probes.timeout),
+                                      probe_identity(mapping.probes, template))))
     return variants, snippets
 
 
@@ -375,21 +406,33 @@ def parse_side(api: str, result, variants: list[Variant]) -> ProbeSide:
 
 
 def run_probes(mappings, executor: Executor, frameworks=None) -> dict[str, MappingProbes]:
-    """Probe every mapping that has ``probes`` in one ``executor.run`` (shared warm workers, cached)."""
+    """Probe every mapping that has ``probes`` in one ``executor.run`` (shared warm workers, cached).
+
+    Drivers are looked up by identity; input values are derived only for mappings with a side to run."""
     from .devices import why_not_here
 
     plans = []
     snippets: list[Snippet] = []
+    owner: list[int] = []  # plan index of each snippet
     for loaded in mappings:
         mapping = loaded.mapping
         if mapping.probes is None:
             continue
-        variants, sides = probe_snippets(mapping)
+        variants, sides = probe_snippets(mapping, values=False)
         if any(why_not_here(snippet.framework, frameworks) for _, snippet in sides):
             continue
+        owner.extend([len(plans)] * len(sides))
         plans.append((mapping, variants, sides, len(snippets)))
         snippets.extend(snippet for _, snippet in sides)
-    results = executor.run(snippets) if snippets else []
+    full: dict[int, list[tuple[str, Snippet]]] = {}
+
+    def complete(index: int) -> Snippet:
+        mapping, _, _, start = plans[owner[index]]
+        if owner[index] not in full:
+            full[owner[index]] = probe_snippets(mapping)[1]
+        return full[owner[index]][index - start][1]
+
+    results = executor.run(snippets, complete) if snippets else []
     probed = {}
     for mapping, variants, sides, start in plans:
         parsed = [parse_side(api, results[start + offset], variants) for offset, (api, _) in enumerate(sides)]

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from generator.execute import Executor
+from generator import probes as probes_module
+from generator.execute import Executor, SnippetResult, StatementOutput, cache_key
 from generator.loader import load_mappings
 from generator.pipeline import Options
 from generator.probes import (MappingProbes, ProbeSide, SPECIAL_VALUES, TOLERANCES, compare_outcomes, compare_sides,
-                              derive_variants, stale_declarations, undeclared_differences, run_probes)
+                              derive_variants, probe_snippets, stale_declarations, undeclared_differences,
+                              run_probes)
 from generator.schema import PROBE_DTYPES, Probes
 from generator.verify import verify
 
@@ -94,6 +96,75 @@ def test_parameters_at_and_beyond_their_range():
 def test_variant_kinds_can_be_chosen():
     only = PROBES.model_copy(update={"variants": ["random", "scalar"]})
     assert [variant.name for variant in derive_variants(only)] == ["random", "scalar"]
+
+
+# ---------------------------------------------------------------- cache keys (no values derived to find them)
+
+
+def _side_keys(mapping, values: bool = True) -> list[str]:
+    return [cache_key(snippet, "cpu", "1.0") for _, snippet in probe_snippets(mapping, values=values)[1]]
+
+
+def test_variants_without_values_have_the_same_names_and_descriptions():
+    full, light = derive_variants(PROBES), derive_variants(PROBES, with_values=False)
+    assert [(v.name, v.kind, v.about) for v in full] == [(v.name, v.kind, v.about) for v in light]
+    assert all(spec.get("values", []) == [] for v in light for spec in v.inputs.values() if "tensor" in spec)
+
+
+def test_a_probe_driver_is_keyed_on_its_spec_and_the_derivation_code(tmp_path: Path, monkeypatch):
+    mapping = claims_mapping(tmp_path, "consistent", "")
+    keys = _side_keys(mapping)
+    assert keys == _side_keys(mapping, values=False)  # the lookup needs no values
+    assert len(set(keys)) == len(keys)
+    probes = mapping.probes
+    changed = [
+        probes.model_copy(update={"inputs": {"input": probes.inputs["input"].model_copy(update={"shape": [3]})}}),
+        probes.model_copy(update={"variants": ["random"]}),
+        probes.model_copy(update={"source": "input * 1", "target": "input * 1"}),
+        probes.model_copy(update={"timeout": 5.0}),
+    ]
+    for other in changed:
+        assert set(_side_keys(mapping.model_copy(update={"probes": other}))).isdisjoint(keys), other
+    assert [cache_key(s, "cpu", "2.0") for _, s in probe_snippets(mapping)[1]] != keys  # framework version
+    monkeypatch.setattr(probes_module, "derivation_fingerprint", lambda: "other derivation code")
+    assert set(_side_keys(mapping)).isdisjoint(keys)
+
+
+def test_the_fingerprint_covers_derivation_and_drivers_but_not_comparison():
+    source = Path(probes_module.__file__).read_text(encoding="utf-8")
+    covered = source[:source.index(probes_module._RUNNING)]
+    assert "def derive_variants" in covered and "_COMMON = " in covered and "SPECIAL_VALUES = " in covered
+    assert "def compare_outcomes" not in covered
+
+
+def test_a_rebuild_from_the_cache_derives_no_values(tmp_path: Path, monkeypatch):
+    mapping = claims_mapping(tmp_path, "consistent", "")
+    runs: list[int] = []
+
+    class Pool:  # stands in for Executor: a cache of results by key
+        device, stored = "cpu", {}
+
+        def run(self, snippets, complete=None):
+            results = []
+            for index, snippet in enumerate(snippets):
+                key = cache_key(snippet, "cpu")
+                if key not in self.stored:
+                    runs.append(index)
+                    code = complete(index).code
+                    assert '"values": [' in code and '"values": []' not in code
+                    self.stored[key] = SnippetResult("ok", [StatementOutput(1, "")], "", None, None, None, 0.0,
+                                                     "1.0", "cpu", "")
+                results.append(self.stored[key])
+            return results
+
+    loaded = [type("Loaded", (), {"mapping": mapping})()]
+    pool = Pool()
+    run_probes(loaded, pool)
+    assert runs == [0, 1]
+    monkeypatch.setattr(probes_module, "_random_values", lambda *args: pytest.fail("values derived"))
+    runs.clear()
+    again = run_probes(loaded, pool)[mapping.source.api]
+    assert runs == [] and [v.name for v in again.variants] == ["random", "scalar"]
 
 
 # ---------------------------------------------------------------- comparison
