@@ -687,13 +687,15 @@ def not_run_reason(example, framework: str, device: str, frameworks=None) -> str
 
 def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", cache_path: Path | None = None,
                      force: bool = False, progress: bool = True,
-                     executor: Executor | None = None, frameworks=None) -> dict[tuple[str, int], ExampleRun]:
+                     executor: Executor | None = None, frameworks=None,
+                     uncompared=frozenset()) -> dict[tuple[str, int], ExampleRun]:
     """Run every example of ``mappings`` in one ``Executor.run`` (one shared pool).
 
     Key: (mapping.source.api, example index). Sides are compared when ``example.same_values``.
     ``executor``, if given, is used (and left open) instead of a new one. A side that does not run
     here (``not_run_reason``; ``frameworks`` limits the frameworks run) has no result and is listed
-    in ``ExampleRun.not_run``; no worker starts for it.
+    in ``ExampleRun.not_run``; no worker starts for it. The examples of the mappings in ``uncompared``
+    (source APIs whose page is reused as it is: ``memo``) run, but their sides are not compared.
     """
     skipped: dict[tuple[str, int, str], str] = {}
     items = []
@@ -721,7 +723,9 @@ def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", 
             source = by_side.get((api, index, "source"))
             target = by_side.get((api, index, "target"))
             not_run = {side: skipped[(api, index, side)] for side in ("source", "target") if (api, index, side) in skipped}
-            if example.same_values and not_run:
+            if api in uncompared:
+                comparison = Comparison(NOT_COMPARED, "not compared: the page is reused as it is")
+            elif example.same_values and not_run:
                 comparison = Comparison(NOT_COMPARED, "not run here: " + "; ".join(not_run.values()))
             elif example.same_values:
                 comparison = compare_results(source, target, rtol=example.tolerance.rtol, atol=example.tolerance.atol)
