@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import html
 import json
 import math
+import re
 import zlib
 from dataclasses import dataclass, field
 from functools import cache
@@ -569,14 +571,25 @@ def describe_outcome(outcome: dict) -> str:
     return f"{outcome['dtype']} {tuple(outcome['shape'])} [{shown}{more}]"
 
 
+SHOWN_GROUPS = 6  # rows of one target's table; further differing variants are named in one line
+SHOWN_CHARACTERS = 100  # of one outcome or difference in a cell; the full text is its tooltip
+
+
 @dataclass
 class BehaviourRow:
+    """One row of a target's table: a group of variants that differ in the same way (same kind of
+    difference, same kind of outcome on each side), shown by its first variant."""
+
     variant: str
     about: str
     difference: str
     source: str
     target: str
     declared: bool
+    others: list[str] = field(default_factory=list)  # the group's further variants
+    source_full: str = ""  # the whole outcome where ``source`` is shortened, as an HTML attribute value
+    target_full: str = ""
+    difference_full: str = ""
 
 
 @dataclass
@@ -587,25 +600,79 @@ class BehaviourTarget:
     rows: list[BehaviourRow] = field(default_factory=list)
     failure: str | None = None
     not_comparable: dict[str, int] = field(default_factory=dict)  # declared failure text -> variants
+    differing: int = 0  # variants that differ (``rows`` groups them)
+    more: list[str] = field(default_factory=list)  # differing variants beyond ``SHOWN_GROUPS`` rows
+    same_as: str | None = None  # an earlier target whose differing variants and outcomes these are
+
+
+def _shortened(text: str) -> tuple[str, str]:
+    """(what a cell shows, the whole text as an HTML attribute value, or "" when it is shown whole)."""
+    text = " ".join(text.split())
+    if len(text) <= SHOWN_CHARACTERS:
+        return text, ""
+    return text[:SHOWN_CHARACTERS - 1].rstrip() + "…", html.escape(text, quote=True).replace("|", "&#124;")
+
+
+_NUMBERS = re.compile(r"-?\b\d[\w.+-]*|\bnan\b|-?\binf\b")
+
+
+def _outcome_kind(outcome: dict) -> str:
+    """What an outcome is, without its values: "raises TypeError", "float32 (2, 3)", a sequence of those."""
+    if "error" in outcome:
+        return f"raises {outcome['error']}"
+    if "items" in outcome:
+        return "(" + "; ".join(_outcome_kind(item) for item in outcome["items"]) + ")"
+    if "object" in outcome:
+        return f"object {outcome['object']}"
+    if "python" in outcome:
+        return f"python {outcome['python']}"
+    return f"{outcome['dtype']} {tuple(outcome['shape'])}"
+
+
+def _group_key(why: str, source: dict, target: dict) -> tuple[str, str, str]:
+    return _NUMBERS.sub("#", why), _outcome_kind(source), _outcome_kind(target)
 
 
 def behaviour_view(mapping: Mapping, probed: MappingProbes | None) -> list[BehaviourTarget] | None:
-    """What the page's "Behaviour compared" section shows, per target."""
+    """What the page's "Behaviour compared" section shows, per target: differing variants in groups
+    (at most ``SHOWN_GROUPS`` rows, the rest named in one line), long cells shortened, and a target
+    that differs exactly as an earlier one does said to, without a table of its own. So the section
+    stays small whatever the number of variants and targets."""
     if probed is None:
         return None
     about = {variant.name: variant.about for variant in probed.variants}
     declared = declared_variants(mapping.differences, probed.main.differences)
-    views = []
+    views: list[BehaviourTarget] = []
+    seen: dict[tuple, str] = {}  # what a target's table would show -> that target's API
     for target in probed.targets:
-        rows = [BehaviourRow(name, about[name], why, describe_outcome(probed.source.outcomes[name]),
-                             describe_outcome(target.target.outcomes[name]),
-                             target is probed.main and name in declared)
-                for name, why in target.differences.items()]
+        groups: dict[tuple, list[str]] = {}
+        for name, why in target.differences.items():
+            key = (*_group_key(why, probed.source.outcomes[name], target.target.outcomes[name]),
+                   target is probed.main and name in declared)
+            groups.setdefault(key, []).append(name)
+        rows = []
+        for names in groups.values():
+            first = names[0]
+            source, source_full = _shortened(describe_outcome(probed.source.outcomes[first]))
+            shown, target_full = _shortened(describe_outcome(target.target.outcomes[first]))
+            difference, difference_full = _shortened(target.differences[first])
+            rows.append(BehaviourRow(first, about[first], difference, source, shown,
+                                     target is probed.main and first in declared, names[1:], source_full,
+                                     target_full, difference_full))
         skipped: dict[str, int] = {}
         for error in target.not_comparable.values():
             skipped[error] = skipped.get(error, 0) + 1
-        views.append(BehaviourTarget(target.target.api, len(probed.variants), target.agreeing, rows,
-                                     target.target.failure, skipped))
+        shown_rows, hidden = rows[:SHOWN_GROUPS], rows[SHOWN_GROUPS:]
+        view = BehaviourTarget(target.target.api, len(probed.variants), target.agreeing, shown_rows,
+                               target.target.failure, skipped, len(target.differences),
+                               [name for row in hidden for name in (row.variant, *row.others)])
+        signature = tuple((name, why, json.dumps(target.target.outcomes[name], sort_keys=True))
+                          for name, why in target.differences.items())
+        if signature and signature in seen and target is not probed.main:
+            view.rows, view.more, view.same_as = [], [], seen[signature]
+        else:
+            seen.setdefault(signature, target.target.api)
+        views.append(view)
     return views
 
 

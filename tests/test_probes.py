@@ -350,8 +350,104 @@ probes:
                     {"random": same, "scalar": {"error": "ValueError", "message": "0-d | not allowed"}, "empty": same})
     page = Renderer().page(loaded, {}, probes=result)
     section = page[page.index("## Behaviour compared"):]
-    assert "2 of 3 variants behave the same; 1 differ.\n\n| Variant |" in section
-    assert ("| scalar (declared) | 0\\-d tensors | raises on MindSpore only | float32 \\(1\\,\\) \\[1\\] | "
+    assert "2 of 3 variants behave the same; 1 differ.\n\n| Variants |" in section
+    assert ("| scalar (declared): 0\\-d tensors | raises on MindSpore only | float32 \\(1\\,\\) \\[1\\] | "
             "raises ValueError\\: 0\\-d \\| not allowed |") in section
     assert "random |" not in section
     assert "## Behaviour compared" not in Renderer().page(loaded, {})
+
+
+# ---------------------------------------------------------------- a compact "Behaviour compared" section
+
+MANY = Probes.model_validate({
+    "inputs": {"x": {"kind": "tensor", "shape": [4, 8]}, "y": {"kind": "tensor", "shape": [4, 8]},
+               "p": {"kind": "value", "value": 1, "range": [0, 4], "values": [2, 3, 5, 6, 7, 8, 9, 10]}},
+    "source": "x + y", "target": "x + y",
+})
+
+
+def many_differences(variants):
+    """Every variant differs: errors with long messages, values, dtypes, each in several kinds."""
+    source, target = {}, {}
+    for index, variant in enumerate(variants):
+        source[variant.name] = tensor("float32", [0.123456789 * index] * 32, [4, 8])
+        kind = index % 4
+        if kind == 0:
+            target[variant.name] = {"error": f"Error{index % 9}", "message": "a long message " * 20}
+        elif kind == 1:
+            target[variant.name] = tensor("float32", [9.87654321 * index] * 32, [4, 8])
+        elif kind == 2:
+            target[variant.name] = tensor("float64", [0.123456789 * index] * 32, [4, 8])
+        else:
+            target[variant.name] = tensor("float32", [0.1] * 16, [2, 8])
+    return source, target
+
+
+def test_differing_variants_are_grouped_capped_and_all_named():
+    from generator.probes import SHOWN_GROUPS, behaviour_view
+
+    variants = derive_variants(MANY)
+    source_outcomes, target_outcomes = many_differences(variants)
+    result = probed(variants, source_outcomes, target_outcomes)
+    mapping = claims_mapping_model(MANY)
+    (view,) = behaviour_view(mapping, result)
+    assert view.differing == len(variants) > 30
+    assert len(view.rows) == SHOWN_GROUPS
+    named = [name for row in view.rows for name in (row.variant, *row.others)] + view.more
+    assert sorted(named) == sorted(variant.name for variant in variants)  # every differing variant named once
+    long = next(row for row in view.rows if row.target.startswith("raises"))
+    assert long.target.endswith("…") and len(long.target) <= 100
+    assert long.target_full.startswith("raises Error") and "a long message a long message" in long.target_full
+
+
+def test_a_target_that_differs_as_an_earlier_one_gets_no_table_of_its_own():
+    from generator.probes import TargetProbes, behaviour_view
+
+    variants = derive_variants(MANY)
+    source_outcomes, target_outcomes = many_differences(variants)
+    result = probed(variants, source_outcomes, target_outcomes)
+    source = result.source
+    twin = ProbeSide("mindspore.mint.x", dict(target_outcomes))
+    other = ProbeSide("mindspore.ops.x", dict(source_outcomes))
+    result.targets += [compare_sides(source, twin, variants), compare_sides(source, other, variants)]
+    first, second, third = behaviour_view(claims_mapping_model(MANY), result)
+    assert first.rows and second.same_as == "mindspore.x" and not second.rows and not second.more
+    assert third.differing == 0 and third.same_as is None
+
+
+def test_the_behaviour_section_stays_small_whatever_the_number_of_variants_and_targets(tmp_path: Path):
+    from generator.render import Renderer
+
+    path = write_mapping(tmp_path / "m", "torch.nn/L1Loss.yaml", L1LOSS_PAIR + """probes:
+  inputs:
+    x: {kind: tensor, shape: [4, 8]}
+    y: {kind: tensor, shape: [4, 8]}
+    p: {kind: value, value: 1, range: [0, 4], values: [2, 3, 5, 6, 7, 8, 9, 10]}
+  source: x + y
+  target: x + y
+  targets:
+    - {api: mindspore.mint.add, call: x + y}
+    - {api: mindspore.ops.add, call: x + y}
+""")
+    loaded = load_mappings([path]).mappings[0]
+    variants = derive_variants(loaded.mapping.probes)
+    source_outcomes, target_outcomes = many_differences(variants)
+    result = probed(variants, source_outcomes, target_outcomes)
+    shifted = {name: {"error": "Other", "message": "x " * 150} for name in target_outcomes}
+    for outcomes in (shifted, {name: tensor("int64", [1] * 40, [5, 8]) for name in target_outcomes}):
+        result.targets.append(compare_sides(result.source, ProbeSide("mindspore.other", outcomes), variants))
+    page = Renderer().page(loaded, {}, probes=result)
+    section = page[page.index("## Behaviour compared"):]
+    assert len(variants) > 30 and len(section.encode()) < 12_000
+    assert section.count("more differing variants:") == 1
+    assert "<span class=\"probe-outcome\" title=\"raises Other: x x x" in section
+
+
+def claims_mapping_model(probes: Probes):
+    from generator.schema import Mapping
+
+    return Mapping.model_validate({
+        "source": {"api": "torch.nn.L1Loss", "kind": "class", "signature": "torch.nn.L1Loss()", "summary": "s"},
+        "target": {"api": "mindspore.nn.L1Loss", "kind": "class", "signature": "mindspore.nn.L1Loss()",
+                   "summary": "s"},
+        "status": "names-differ", "probes": probes.model_dump()})
