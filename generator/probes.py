@@ -617,7 +617,7 @@ _NUMBERS = re.compile(r"-?\b\d[\w.+-]*|\bnan\b|-?\binf\b")
 
 
 def _outcome_kind(outcome: dict) -> str:
-    """What an outcome is, without its values: "raises TypeError", "float32 (2, 3)", a sequence of those."""
+    """What an outcome is, without values or shape: "raises TypeError", "float32", a sequence of those."""
     if "error" in outcome:
         return f"raises {outcome['error']}"
     if "items" in outcome:
@@ -626,10 +626,15 @@ def _outcome_kind(outcome: dict) -> str:
         return f"object {outcome['object']}"
     if "python" in outcome:
         return f"python {outcome['python']}"
-    return f"{outcome['dtype']} {tuple(outcome['shape'])}"
+    return str(outcome["dtype"])
 
 
-def _group_key(why: str, source: dict, target: dict) -> tuple[str, str, str]:
+def _group_key(why: str, source: dict, target: dict) -> tuple[str, ...]:
+    """Variants differ in the same way when one side raises the same error type on each (whatever the
+    other side returns), or when the difference reads the same but for its numbers and the sides
+    return the same kinds of result."""
+    if ("error" in source) != ("error" in target):
+        return why, _outcome_kind(source if "error" in source else target)
     return _NUMBERS.sub("#", why), _outcome_kind(source), _outcome_kind(target)
 
 
