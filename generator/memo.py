@@ -226,6 +226,9 @@ class RenderMemo:
             self.path.unlink(missing_ok=True)
             return
         digests = self.results
+        current = {str(loaded.path) for loaded in mappings}
+        if self.reuse and len(self.reused) == len(mappings) and set(self.entries) == current:
+            return  # every page reused: the memo on disk says so already
         entries = {}
         for loaded in mappings:
             where = str(loaded.path)

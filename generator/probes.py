@@ -541,8 +541,8 @@ def _compare_numbers(left: list, right: list, dtype: str) -> str | None:
 
 
 def tolerance_sentence() -> str:
-    parts = ", ".join(f"{dtype} rtol={rtol:g} atol={atol:g}" for dtype, (rtol, atol) in TOLERANCES.items())
-    return f"Values are compared within the tolerance of their dtype ({parts}); integers and bool exactly; NaN equals NaN."
+    parts = ", ".join(f"{dtype} {rtol:g}/{atol:g}" for dtype, (rtol, atol) in TOLERANCES.items())
+    return f"Values agree within their dtype's tolerance (rtol/atol: {parts}), integers and bool exactly; NaN equals NaN."
 
 
 # ---------------------------------------------------------------- showing
