@@ -32,7 +32,6 @@ import pickle
 import stat
 import sys
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from . import ROOT
@@ -44,9 +43,9 @@ MEMO_VERSION = 1
 LIBRARIES = ("pydantic", "PyYAML", "Jinja2", "markdown-it-py", "mdit-py-plugins")
 
 
-@cache
 def code_digest() -> str:
-    """sha256 of the generator's modules and the templates (names and bytes)."""
+    """sha256 of the generator's modules and the templates (names and bytes); computed on each call,
+    as Jinja reads a template edited since the last build of a long-lived process."""
     digest = hashlib.sha256()
     for folder, pattern in ((ROOT / "generator", "*.py"), (ROOT / "templates", "*")):
         for path in sorted(folder.rglob(pattern)):
