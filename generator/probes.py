@@ -630,11 +630,12 @@ def _outcome_kind(outcome: dict) -> str:
 
 
 def _group_key(why: str, source: dict, target: dict) -> tuple[str, ...]:
-    """Variants differ in the same way when one side raises the same error type on each (whatever the
-    other side returns), or when the difference reads the same but for its numbers and the sides
-    return the same kinds of result."""
+    """Variants differ in the same way when one side raises the same error, message alike but for its
+    numbers (whatever the other side returns), or when the difference reads the same but for its
+    numbers and the sides return the same kinds of result."""
     if ("error" in source) != ("error" in target):
-        return why, _outcome_kind(source if "error" in source else target)
+        error = source if "error" in source else target
+        return why, _outcome_kind(error), _NUMBERS.sub("#", str(error.get("message", "")))
     return _NUMBERS.sub("#", why), _outcome_kind(source), _outcome_kind(target)
 
 
