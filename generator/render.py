@@ -400,8 +400,10 @@ class Renderer:
 def render_site(
     mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu",
     coverage: list | None = None, matrix: dict | None = None, probes: dict | None = None,
+    reuse: set[str] = frozenset(),
 ) -> dict[str, str]:
-    """Every generated page, keyed by its path relative to the generated folder."""
+    """Every generated page, keyed by its path relative to the generated folder, but the pages of the
+    mappings in ``reuse`` (source APIs whose page on disk is current: ``memo``)."""
     renderer = Renderer()
     runs_by_page = {
         loaded.mapping.source.api: {index: runs[(loaded.mapping.source.api, index)]
@@ -420,6 +422,8 @@ def render_site(
     for module, rows in overview_rows(mappings, failing):
         pages[f"modules/{module}.md"] = renderer.module_index(module, rows, device)
     for loaded in mappings:
+        if loaded.mapping.source.api in reuse:
+            continue
         page_runs = runs_by_page[loaded.mapping.source.api]
         pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device, matrix,
                                                                 (probes or {}).get(loaded.mapping.source.api))
