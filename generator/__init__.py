@@ -10,7 +10,7 @@ The pipeline, one module a stage, data flowing one way:
 
 from pathlib import Path
 
-__version__ = "0.1.1"  # part of every cache key: outputs change when MindSpore is no longer synced per statement
+__version__ = "0.1.2"  # part of every cache key: error messages now skip MindSpore's lines of dashes
 
 # The folder holding this package: the repository root in a checkout (mappings/, templates/, docs/).
 ROOT = Path(__file__).resolve().parent.parent

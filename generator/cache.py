@@ -163,6 +163,22 @@ class ResultCache:
             return {}
         return found
 
+    def texts(self, keys: Iterable[str]) -> dict[str, str]:
+        """The stored texts (JSON, unparsed) of those ``keys`` that are in the cache."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        if self.db is None or not keys:
+            return found
+        try:
+            for start in range(0, len(keys), _BATCH):
+                chunk = keys[start:start + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                found.update(self.db.execute(f"SELECT key, result FROM results WHERE key IN ({marks})", chunk))
+        except sqlite3.DatabaseError as error:
+            self._failed(error)
+            return {}
+        return found
+
     def get(self, key: str) -> dict | None:
         return self.get_many([key]).get(key)
 

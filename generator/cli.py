@@ -77,6 +77,7 @@ def _execution_options(args: argparse.Namespace) -> Options:
         matrix=getattr(args, "matrix", None),
         frameworks=args.frameworks,
         allow_missing=getattr(args, "allow_missing", False),
+        reuse_pages=False,  # probe every mapping, so that the summary covers them all
     )
 
 

@@ -8,7 +8,12 @@ The public API of a module M (the rule the Coverage page states):
 3. defined by M: a class or a Python function counts only if it is defined in M or one of its
    submodules, so re-exports (``Tensor`` in ``torch.nn.functional``) and internals from private
    modules elsewhere (``torch._jit_internal``) are left out. A compiled function (``torch.conv2d``
-   exposed as ``torch.nn.functional.conv2d``) has no module of its own and counts where it is exposed.
+   exposed as ``torch.nn.functional.conv2d``) has no module of its own and counts where it is exposed,
+   unless its ``__module__`` names a private module elsewhere: that is a re-export
+   (``torch.nn.functional.has_torch_function`` is ``torch._C.has_torch_function``). A private module is
+   not elsewhere when it is the compiled half of the exposing module: its last name, without the
+   leading underscore, is one of the exposing module's names (``torch._C._nn.gelu`` counts in
+   ``torch.nn.functional``, ``torch._C._linalg`` would count in ``torch.linalg``).
 4. For a class namespace such as ``torch.Tensor``: its public methods.
 
 Finding these imports torch, so it runs in a subprocess, never in the Sphinx process, and the
@@ -30,7 +35,7 @@ from . import ROOT
 from .frameworks import FRAMEWORKS
 from .loader import LoadedMapping
 
-RULE_VERSION = 2  # bump when the rule above changes, so cached results are recomputed
+RULE_VERSION = 3  # bump when the rule above changes, so cached results are recomputed
 CACHE = ROOT / ".cache" / "public-api.json"
 
 DEFAULT_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.optim", "torch.optim.lr_scheduler")
@@ -81,8 +86,19 @@ def _is_api(value: object, module_name: str) -> bool:
     if module is None or not (module == root or module.startswith(f"{root}.")):
         return False  # not the framework's own (typing helpers, NumPy, ...)
     if isinstance(value, (types.BuiltinFunctionType, types.BuiltinMethodType)) and not inspect.isclass(value):
-        return True  # compiled: counts where it is exposed
+        return not _private_elsewhere(module, module_name)  # compiled: counts where it is exposed
     return module == module_name or module.startswith(f"{module_name}.")
+
+
+def _private_elsewhere(module: str, exposed_in: str) -> bool:
+    """``module`` is private (a name with a leading underscore), not inside ``exposed_in`` and not
+    its compiled half (``torch._C._nn`` for ``torch.nn.functional``; ``torch._C`` is elsewhere)."""
+    names = module.split(".")
+    if not any(name.startswith("_") for name in names):
+        return False
+    if module == exposed_in or module.startswith(f"{exposed_in}."):
+        return False
+    return names[-1].lstrip("_") not in exposed_in.split(".")
 
 
 def _versions_key(modules: tuple[str, ...]) -> str:
@@ -116,7 +132,9 @@ def public_api(modules: tuple[str, ...], cache: Path | None = CACHE) -> dict[str
 def coverage(mappings: list[LoadedMapping], modules: tuple[str, ...] = DEFAULT_MODULES) -> list[ModuleCoverage]:
     mapped_by_module: dict[str, set[str]] = {}
     for loaded in mappings:
-        mapped_by_module.setdefault(loaded.mapping.source_module, set()).add(loaded.mapping.name)
+        for source, _, _ in loaded.mapping.api_pairs():  # every source API a page covers counts
+            module, _, name = source.rpartition(".")
+            mapped_by_module.setdefault(module, set()).add(name)
     report = []
     api = public_api(tuple(modules))
     for module in modules:

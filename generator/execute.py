@@ -25,7 +25,8 @@ closes), which kills what is left and removes the worker's folder.
 Caching
 -------
 ``cache_key`` hashes the code, setup, framework name and version, device, generator version
-and timeout. ``ok``, ``error`` and ``crash`` results are cached (a segfault is as deterministic as
+and timeout; a snippet with an ``identity`` (a probe driver) is keyed on it in place of its code,
+whose making is costly. ``ok``, ``error`` and ``crash`` results are cached (a segfault is as deterministic as
 an exception); ``timeout`` results, crashes by ``SIGKILL`` (the OOM killer, an outside kill) and
 workers that could not start are not: they depend on the machine's load, not on the code.
 """
@@ -78,6 +79,9 @@ class Snippet:
     code: str
     setup: str = ""  # hidden code run first in the same namespace, not shown, not captured
     timeout: float = 60.0
+    # Keyed on in place of ``code`` where the code is costly to make and made only to run (a probe
+    # driver: ``probes.probe_identity``); empty: the code is the key.
+    identity: str = ""
 
 
 @dataclass
@@ -162,6 +166,8 @@ def cache_key(snippet: Snippet, device: str, framework_version: str | None = Non
         framework_version = FRAMEWORKS[snippet.framework].version or "unknown"
     parts = [snippet.code, snippet.setup, snippet.framework, framework_version, device, __version__,
              float(snippet.timeout)]
+    if snippet.identity:
+        parts[0] = f"identity {snippet.identity}"
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
@@ -458,8 +464,11 @@ class Executor:
         counts = {name: sum(1 for w in slots if w is not None and w.alive) for name, slots in self._workers.items()}
         return {name: count for name, count in counts.items() if count}
 
-    def run(self, snippets: list[Snippet]) -> list[SnippetResult]:
-        """Run ``snippets`` (or take them from the cache); results in the same order."""
+    def run(self, snippets: list[Snippet], complete=None) -> list[SnippetResult]:
+        """Run ``snippets`` (or take them from the cache); results in the same order.
+
+        ``complete(index)``, if given, makes the snippet that really runs in place of
+        ``snippets[index]`` (same cache key, code made only when it is not in the cache)."""
         began = time.monotonic()
         for snippet in snippets:
             if snippet.framework not in FRAMEWORKS:
@@ -478,7 +487,7 @@ class Executor:
                 pending.setdefault(key, []).append(index)
         by_framework: dict[str, list[tuple[str, Snippet]]] = {}
         for key, indexes in pending.items():
-            snippet = snippets[indexes[0]]
+            snippet = snippets[indexes[0]] if complete is None else complete(indexes[0])
             by_framework.setdefault(snippet.framework, []).append((key, snippet))
         stats.executed = len(pending)
         with _terminate_as_interrupt(), \
@@ -677,13 +686,15 @@ def not_run_reason(example, framework: str, device: str, frameworks=None) -> str
 
 def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", cache_path: Path | None = None,
                      force: bool = False, progress: bool = True,
-                     executor: Executor | None = None, frameworks=None) -> dict[tuple[str, int], ExampleRun]:
+                     executor: Executor | None = None, frameworks=None,
+                     uncompared=frozenset()) -> dict[tuple[str, int], ExampleRun]:
     """Run every example of ``mappings`` in one ``Executor.run`` (one shared pool).
 
     Key: (mapping.source.api, example index). Sides are compared when ``example.same_values``.
     ``executor``, if given, is used (and left open) instead of a new one. A side that does not run
     here (``not_run_reason``; ``frameworks`` limits the frameworks run) has no result and is listed
-    in ``ExampleRun.not_run``; no worker starts for it.
+    in ``ExampleRun.not_run``; no worker starts for it. The examples of the mappings in ``uncompared``
+    (source APIs whose page is reused as it is: ``memo``) run, but their sides are not compared.
     """
     skipped: dict[tuple[str, int, str], str] = {}
     items = []
@@ -710,7 +721,9 @@ def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", 
             source = by_side.get((api, index, "source"))
             target = by_side.get((api, index, "target"))
             not_run = {side: skipped[(api, index, side)] for side in ("source", "target") if (api, index, side) in skipped}
-            if example.same_values and not_run:
+            if api in uncompared:
+                comparison = Comparison(NOT_COMPARED, "not compared: the page is reused as it is")
+            elif example.same_values and not_run:
                 comparison = Comparison(NOT_COMPARED, "not run here: " + "; ".join(not_run.values()))
             elif example.same_values:
                 comparison = compare_results(source, target, rtol=example.tolerance.rtol, atol=example.tolerance.atol)

@@ -25,12 +25,14 @@ not "required".
 
 from __future__ import annotations
 
+import ast
 import difflib
 import enum
 import importlib
 import inspect
 import re
 import sys
+import textwrap
 import typing
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -241,9 +243,8 @@ def signature_of(api: str, kind: str | enum.Enum | None = None) -> ApiSignature 
     if kind == "class" and not inspect.isclass(obj):
         kind = kind_of(api, obj)  # named a class but is not one: read it for what it is
     if kind == "class":
-        read = _constructor_params(obj)
-        if read is None:
-            read = _documented(obj, api, drop_self=False)
+        read = (_constructor_params(obj) or _documented(obj, api, drop_self=False) or _forwarded(obj)
+                or _anything(obj))
         if read is None:
             return None
         call = _call_method(obj, api)
@@ -313,17 +314,21 @@ def _constructor_params(cls: type) -> _Read | None:
     forms = _overload_forms(cls.__init__)
     if forms:
         return _Read(forms[0], INSPECT, overloads=forms[1:])
-    return _Read(parameters, INSPECT) if _accepts_anything(cls) else None
+    return None
 
 
 def _init_params(cls: type) -> list[Param] | None:
     """The parameters of ``__init__`` itself, where ``inspect.signature(cls)`` sees only
     ``(*args, **kwargs)``: behind a ``__new__`` that a deprecation decorator adds (``NLLLoss2d``), or
     behind a decorator without ``functools.wraps`` (``_undecorated``)."""
-    for function in (cls.__init__, _undecorated(cls.__init__)):
-        parameters = _params(function, drop_first=True) if function is not None else None
+    function = cls.__init__
+    for _ in range(5):  # decorators on decorators (MindSpore's LazyAdam has two)
+        parameters = _params(function, drop_first=True)
         if parameters is not None and not _generic_params(parameters):
             return parameters
+        function = getattr(function, "__wrapped__", None) or _undecorated(function)
+        if function is None:
+            return None
     return None
 
 
@@ -337,15 +342,61 @@ def _overload_forms(function: object) -> list[list[Param]]:
     return [form for form in forms if form is not None and not _generic_params(form)]
 
 
-def _accepts_anything(cls: type) -> bool:
-    """The class's own ``__init__`` really is ``(*args, **kwargs)`` (``torch.nn.Identity`` ignores its
-    arguments): written in the class body, not a wrapper that hides the real parameters."""
+def _forwarded(cls: type) -> _Read | None:
+    """The base class's parameters, where the class's own ``__init__(self, *args, **kwargs)`` passes
+    them on: ``super().__init__(mode, *args, **kwargs)`` (``mindspore.nn.LSTM``) takes the base's
+    parameters after the ones it fills itself; a name it reads from ``kwargs`` (``'nonlinearity'``
+    in ``mindspore.nn.RNN``) is a keyword of its own, whose default the source does not state."""
+    init = cls.__dict__.get("__init__")
+    own = _params(init, drop_first=True) if inspect.isfunction(init) else None
+    if own is None or not _generic_params(own):
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    filled = None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__"
+                and isinstance(node.func.value, ast.Call) and getattr(node.func.value.func, "id", None) == "super"):
+            starred = [index for index, arg in enumerate(node.args) if isinstance(arg, ast.Starred)]
+            filled = starred[0] if starred else None
+    base = next((base for base in cls.__mro__[1:] if "__init__" in base.__dict__), None)
+    inherited = _params(base.__init__, drop_first=True) if filled is not None and base is not None else None
+    if inherited is None or _generic_params(inherited):
+        return None
+    keywords = sorted({node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
+                       and isinstance(node.value, str) and _read_from_kwargs(tree, node.value)})
+    extra = [Param(name, None, KEYWORD_ONLY) for name in keywords if name not in {p.name for p in inherited}]
+    return _Read(inherited[filled:] + extra, INSPECT, defaults_complete=not extra)
+
+
+def _read_from_kwargs(tree: ast.AST, name: str) -> bool:
+    """``kwargs['name']`` or ``'name' in kwargs`` somewhere in ``tree``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "kwargs" \
+                and isinstance(node.slice, ast.Constant) and node.slice.value == name:
+            return True
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) and node.left.value == name \
+                and any(getattr(comparator, "id", None) == "kwargs" for comparator in node.comparators):
+            return True
+    return False
+
+
+def _anything(cls: type) -> _Read | None:
+    """``(*args, **kwargs)`` when that is what the class's own ``__init__`` says and nothing more is
+    known (``torch.nn.Identity`` ignores its arguments): written in the class body, not a wrapper.
+    Tried last: a class that passes ``*args`` on to its base (``mindspore.nn.LSTM``) documents
+    its real parameters, which come first."""
     init = cls.__dict__.get("__init__")
     if not inspect.isfunction(init) or hasattr(init, "__wrapped__"):
-        return False
+        return None
     if init.__qualname__ != f"{cls.__qualname__}.__init__":
-        return False
-    return all(inspect.isclass(cell.cell_contents) for cell in init.__closure__ or ())  # super()'s __class__
+        return None
+    if not all(inspect.isclass(cell.cell_contents) for cell in init.__closure__ or ()):  # super()'s __class__
+        return None
+    parameters = _params(init, drop_first=True)
+    return _Read(parameters, INSPECT) if parameters is not None else None
 
 
 # --------------------------------------------------------------------------- documented signatures

@@ -102,12 +102,13 @@ def find_mapping_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def load_mappings(paths: list[Path]) -> LoadResult:
-    """Load and validate every mapping file under ``paths`` (files or folders)."""
+def load_mappings(paths: list[Path], load_one=None) -> LoadResult:
+    """Load and validate every mapping file under ``paths`` (files or folders); ``load_one``, if
+    given, loads one file in place of ``load_file`` (``memo.RenderMemo.load``)."""
     result = LoadResult([], [])
     files = find_mapping_files(paths)
     for file in files:
-        loaded, problems = load_file(file)
+        loaded, problems = (load_one or load_file)(file)
         result.problems.extend(problems)
         if loaded is not None:
             result.mappings.append(loaded)

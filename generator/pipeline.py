@@ -8,6 +8,10 @@ into the site, and the failure is a ``GenerationError`` that says what happened.
 One build at a time per output folder and per output cache: each is locked (``locks``) for the
 whole generation, the folder before the cache; a second build waits. Temporary files that a
 killed build left in the output folder are removed under that lock before anything else.
+
+A rebuild leaves the page of a mapping whose file, results and render context did not change as
+it is, without comparing its probes or rendering it (``memo``): a no-op rebuild renders only the
+overview, module and coverage pages.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from . import ROOT, locks
 from .coverage import DEFAULT_MODULES, coverage
 from .loader import LoadedMapping, Problem, load_mappings
+from .memo import RenderMemo
 from .render import Renderer, render_site
 from .reports import ReportError, read_matrix
 
@@ -53,6 +58,7 @@ class Options:
     matrix: Path | None = None  # merged device reports (``merge-reports``) shown on the pages
     frameworks: tuple[str, ...] | None = None  # run only these frameworks' sides (None: all); see ``devices``
     allow_missing: bool = False  # publish pages whose sides say "not run here" (else ``generate`` refuses)
+    reuse_pages: bool = True  # leave the pages whose inputs did not change as they are (``memo``)
     language: str = "en"  # the pages' language (``i18n.LANGUAGES``); outputs are the same in every language
 
 
@@ -78,15 +84,15 @@ def summarize(runs: dict) -> dict[str, int]:
     }
 
 
-def load_or_fail(paths: list[Path]) -> list[LoadedMapping]:
-    result = load_mappings(paths)
+def load_or_fail(paths: list[Path], memo: RenderMemo | None = None) -> list[LoadedMapping]:
+    result = load_mappings(paths, memo.load if memo is not None else None)
     if not result.ok:
         count = len(result.problems)
         raise GenerationError(f"{count} problem{'s' if count != 1 else ''} in the mappings:", result.problems)
     return result.mappings
 
 
-def execute(mappings: list[LoadedMapping], options: Options, executor=None) -> dict:
+def execute(mappings: list[LoadedMapping], options: Options, executor=None, uncompared=frozenset()) -> dict:
     if not options.execute:
         return {}
     from .execute import execute_mappings, write_report
@@ -101,14 +107,19 @@ def execute(mappings: list[LoadedMapping], options: Options, executor=None) -> d
             progress=options.progress,
             executor=executor,
             frameworks=options.frameworks,
+            uncompared=uncompared,
         )
     if options.report:
         write_report(runs, mappings, options.report, options.device)
     return runs
 
 
-def execute_all(mappings: list[LoadedMapping], options: Options) -> tuple[dict, dict]:
-    """Examples and differential probes (``probes``) of ``mappings`` on one pool of warm workers."""
+def execute_all(mappings: list[LoadedMapping], options: Options, memo: RenderMemo | None = None) -> tuple[dict, dict]:
+    """Examples and differential probes (``probes``) of ``mappings`` on one pool of warm workers.
+
+    With a ``memo``: every example runs (or comes from the cache), but the mappings whose page is
+    reused (``memo.reused``) have neither their examples' outputs compared nor their probes run; the
+    memo notes the digests of every mapping's results."""
     if not options.execute:
         return {}, {}
     from .execute import Executor
@@ -117,8 +128,16 @@ def execute_all(mappings: list[LoadedMapping], options: Options) -> tuple[dict, 
     with _locked(options.cache_path, "output cache"), \
             Executor(jobs=options.jobs, device=options.device, cache_path=options.cache_path, force=options.force,
                      progress=options.progress) as pool:
-        runs = execute(mappings, options, executor=pool)
-        probed = run_probes(mappings, pool, options.frameworks)
+        if memo is not None and memo.enabled:
+            memo.note_results(mappings, pool.cache, options.device)
+            reused = memo.reusable(mappings)
+            runs = execute(mappings, options, executor=pool, uncompared=reused)
+            rendered = [loaded for loaded in mappings if loaded.mapping.source.api not in reused]
+            probed = run_probes(rendered, pool, options.frameworks)
+            memo.note_results(rendered, pool.cache, options.device)  # with the probes that ran just now
+        else:
+            runs = execute(mappings, options, executor=pool)
+            probed = run_probes(mappings, pool, options.frameworks)
     return runs, probed
 
 
@@ -128,12 +147,13 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
     with _locked(output, "output folder"):
         remove_stale_temporaries(output)
         try:
-            mappings = load_or_fail(paths or [DEFAULT_MAPPINGS])
+            memo = RenderMemo.for_options(output, options)
+            mappings = load_or_fail(paths or [DEFAULT_MAPPINGS], memo)
             refuse_missing_sides(mappings, options)
-            runs, probed = execute_all(mappings, options)
+            runs, probed = execute_all(mappings, options, memo)
             matrix = read_matrix(options.matrix)
             pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix,
-                                probed, language=options.language)
+                                probed, reuse=memo.reused, language=options.language)
         except ReportError as error:
             remove_generated(output)
             raise GenerationError(str(error)) from None
@@ -142,7 +162,8 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
             raise
         generated = Generated(mappings, runs, probes=probed)
         try:
-            write_pages(pages, output, generated)
+            write_pages(pages, output, generated, keep=memo.reused_pages(mappings))
+            memo.save(mappings)
         except OSError as error:
             remove_generated(output)
             raise GenerationError(write_failure(output, error, generated)) from None
@@ -230,9 +251,11 @@ def _locked(path: Path | None, what: str) -> Iterator[None]:
         locks.release(descriptor)
 
 
-def write_pages(pages: dict[str, str], output: Path, generated: Generated) -> None:
-    """Bring ``output`` to exactly ``pages``; untouched files keep their mtime so Sphinx skips them."""
+def write_pages(pages: dict[str, str], output: Path, generated: Generated, keep: set[str] = frozenset()) -> None:
+    """Bring ``output`` to exactly ``pages`` and the pages in ``keep`` (paths relative to ``output``,
+    reused as they are: ``memo``); untouched files keep their mtime so Sphinx skips them."""
     output.mkdir(parents=True, exist_ok=True)
+    generated.unchanged.extend(output / relative for relative in sorted(keep))
     for relative, text in pages.items():
         target = output / relative
         if target.is_file() and target.read_text(encoding="utf-8") == text:
@@ -240,7 +263,7 @@ def write_pages(pages: dict[str, str], output: Path, generated: Generated) -> No
             continue
         atomic_write(target, text)
         generated.written.append(target)
-    wanted = {output / relative for relative in pages}
+    wanted = {output / relative for relative in (*pages, *keep)}
     for existing in sorted(output.rglob("*.md")):
         if existing not in wanted:
             existing.unlink()

@@ -10,7 +10,9 @@ Contract
   a driver that builds every variant's inputs as that framework's tensors, runs the call template,
   waits for the framework (MindSpore runs ops asynchronously), and prints one JSON line per
   variant. They run through the same ``execute.Executor`` (warm contained workers, result cache)
-  as examples, so a no-op rebuild runs nothing.
+  as examples, so a no-op rebuild runs nothing. A driver's cache key is its ``probe_identity``
+  (the probe spec, the call template and a fingerprint of the code that derives inputs and
+  drives the call), not its code: a rebuild whose results are all cached derives no input values.
 * ``compare_outcomes`` compares two outcomes of one variant: raises on one side only, kind of
   result, dtype, shape, then values within the tolerance of the dtype (``TOLERANCES``).
 * ``run_probes`` returns ``{source api: MappingProbes}``; the page's "Behaviour compared" section
@@ -20,10 +22,15 @@ Contract
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import html
 import json
 import math
+import re
 import zlib
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from .execute import Executor, Snippet, failure_text
 from .worker import OUTPUT_LIMIT
@@ -50,6 +57,7 @@ class Variant:
     name: str  # "special:nan"; what difference rows name in ``probes``
     kind: str  # one of schema.VARIANT_KINDS
     inputs: dict  # input name -> {"tensor": dtype, "shape": [...], "values": [...]} or {"value": v}
+    # ("values" is [] in variants derived with ``with_values=False``: names and shapes only)
     about: str  # what is special about it, for the page
 
 
@@ -79,13 +87,15 @@ def _random_values(spec, dtype: str, shape: list[int], rng) -> list:
     return [round(number, 4) for number in numbers]
 
 
-def _tensor(spec, name: str, variant: str, dtype: str | None = None, shape: list[int] | None = None) -> dict:
+def _tensor(spec, name: str, variant: str, dtype: str | None = None, shape: list[int] | None = None,
+            values: bool = True) -> dict:
     dtype = dtype or spec.dtype
     shape = list(spec.shape if shape is None else shape)
-    return {"tensor": dtype, "shape": shape, "values": _random_values(spec, dtype, shape, _rng(f"{variant}/{name}"))}
+    numbers = _random_values(spec, dtype, shape, _rng(f"{variant}/{name}")) if values else []
+    return {"tensor": dtype, "shape": shape, "values": numbers}
 
 
-def _base(probes: Probes, variant: str, **changes) -> dict:
+def _base(probes: Probes, variant: str, values: bool = True, **changes) -> dict:
     """Every input as in ordinary use; ``changes`` maps input name -> (dtype, shape) overrides."""
     inputs = {}
     for name, spec in probes.inputs.items():
@@ -93,7 +103,7 @@ def _base(probes: Probes, variant: str, **changes) -> dict:
             inputs[name] = {"value": spec.value}
         else:
             dtype, shape = changes.get(name, (None, None))
-            inputs[name] = _tensor(spec, name, variant, dtype, shape)
+            inputs[name] = _tensor(spec, name, variant, dtype, shape, values)
     return inputs
 
 
@@ -113,21 +123,22 @@ def _number(value: float, like) -> float | int:
     return int(value) if isinstance(like, int) and not isinstance(like, bool) and float(value).is_integer() else value
 
 
-def derive_variants(probes: Probes) -> list[Variant]:
-    """Every variant of ``probes``, in a fixed order, named uniquely."""
+def derive_variants(probes: Probes, with_values: bool = True) -> list[Variant]:
+    """Every variant of ``probes``, in a fixed order, named uniquely. ``with_values=False``: without
+    the tensors' values (no random numbers drawn), for what needs only names and descriptions."""
     tensors = {name: spec for name, spec in probes.inputs.items() if spec.kind == "tensor"}
     values = {name: spec for name, spec in probes.inputs.items() if spec.kind == "value"}
     kinds = set(probes.variants)
     variants: list[Variant] = []
     if "random" in kinds:
-        variants.append(Variant("random", "random", _base(probes, "random"), "ordinary random values"))
+        variants.append(Variant("random", "random", _base(probes, "random", with_values), "ordinary random values"))
     if "special" in kinds:
         floats = [name for name, spec in tensors.items() if spec.special and spec.dtype in FLOAT_DTYPES]
         for label, number in SPECIAL_VALUES.items():
             if not floats:
                 break
             name = f"special:{label}"
-            inputs = _base(probes, name)
+            inputs = _base(probes, name, with_values)
             for input_name in floats:
                 tensor = inputs[input_name]
                 row = math.prod(tensor["shape"][1:]) if len(tensor["shape"]) > 1 else 1
@@ -136,16 +147,16 @@ def derive_variants(probes: Probes) -> list[Variant]:
                                     + ", ".join(floats)))
     if "empty" in kinds and tensors:
         changes = {name: (None, [0, *spec.shape[1:]] if spec.shape else [0]) for name, spec in tensors.items()}
-        variants.append(Variant("empty", "empty", _base(probes, "empty", **changes), "leading dimension 0"))
+        variants.append(Variant("empty", "empty", _base(probes, "empty", with_values, **changes), "leading dimension 0"))
     if "scalar" in kinds and tensors:
         changes = {name: (None, []) for name in tensors}
-        variants.append(Variant("scalar", "scalar", _base(probes, "scalar", **changes), "0-d tensors"))
+        variants.append(Variant("scalar", "scalar", _base(probes, "scalar", with_values, **changes), "0-d tensors"))
     if "dtype" in kinds:
         varying = [name for name, spec in tensors.items() if spec.vary_dtype]
         for dtype in PROBE_DTYPES if varying else ():
             name = f"dtype:{dtype}"
             changes = {input_name: (dtype, None) for input_name in varying}
-            variants.append(Variant(name, "dtype", _base(probes, name, **changes), f"{', '.join(varying)} as {dtype}"))
+            variants.append(Variant(name, "dtype", _base(probes, name, with_values, **changes), f"{', '.join(varying)} as {dtype}"))
     if "broadcast" in kinds:
         for input_name, spec in tensors.items():
             if not spec.broadcast or not spec.shape:
@@ -153,7 +164,7 @@ def derive_variants(probes: Probes) -> list[Variant]:
             for suffix, shape, about in (("", [1, *spec.shape[1:]], "leading dimension 1"),
                                          (":rank", list(spec.shape[1:]), "leading dimension dropped")):
                 name = f"broadcast:{input_name}{suffix}"
-                inputs = _base(probes, name, **{input_name: (None, shape)})
+                inputs = _base(probes, name, with_values, **{input_name: (None, shape)})
                 variants.append(Variant(name, "broadcast", inputs, f"{input_name} with {about}"))
     if "parameter" in kinds:
         for input_name, spec in values.items():
@@ -167,7 +178,7 @@ def derive_variants(probes: Probes) -> list[Variant]:
                     continue
                 seen.add(key)
                 name = f"parameter:{input_name}={_short(value)}"
-                inputs = _base(probes, name)
+                inputs = _base(probes, name, with_values)
                 inputs[input_name] = {"value": value}
                 variants.append(Variant(name, "parameter", inputs, f"{input_name}={_short(value)}: {about}"))
     return variants
@@ -296,6 +307,7 @@ _probe_namespace = {"mindspore": mindspore, "ms": ms, "nn": nn, "ops": ops, "min
 DRIVERS = {"torch": _TORCH, "mindspore": _MINDSPORE}
 
 
+@cache
 def driver_setup(framework: str) -> str:
     return _COMMON % {"kept": VALUES_KEPT, "marker": MARKER} + DRIVERS[framework]
 
@@ -349,12 +361,33 @@ def _calls(mapping: Mapping) -> list[tuple[str, str, str]]:
             *((extra.api, framework_of(extra.api).key, extra.call) for extra in probes.targets)]
 
 
-def probe_snippets(mapping: Mapping) -> tuple[list[Variant], list[tuple[str, Snippet]]]:
-    variants = derive_variants(mapping.probes)
+_RUNNING = "# " + "-" * 64 + " running"
+
+
+@cache
+def derivation_fingerprint() -> str:
+    """sha256 of what turns a probe spec into a driver's output, other than the spec: this file up to
+    its "running" section (variant derivation, special values, the drivers) and ``PROBE_DTYPES``."""
+    text = Path(__file__).read_text(encoding="utf-8")
+    return hashlib.sha256((text[:text.index(_RUNNING)] + json.dumps(PROBE_DTYPES)).encode()).hexdigest()
+
+
+def probe_identity(probes: Probes, template: str) -> str:
+    """What decides one side's driver code (``Snippet.identity``): the spec its variants are derived
+    from, the call template, and ``derivation_fingerprint``."""
+    spec = {name: value.model_dump(mode="json") for name, value in probes.inputs.items()}
+    return json.dumps([derivation_fingerprint(), spec, list(probes.variants), template], sort_keys=True)
+
+
+def probe_snippets(mapping: Mapping, values: bool = True) -> tuple[list[Variant], list[tuple[str, Snippet]]]:
+    """The variants and one driver per side. ``values=False``: variants without values and drivers
+    without code, enough to look the results up in the cache (``Snippet.identity``)."""
+    variants = derive_variants(mapping.probes, with_values=values)
     snippets = []
     for api, framework, template in _calls(mapping):
-        snippets.append((api, Snippet(framework, driver_code(variants, template), driver_setup(framework),
-                                      float(mapping.probes.timeout))))
+        snippets.append((api, Snippet(framework, driver_code(variants, template) if values else "",
+                                      driver_setup(framework), float(mapping.probes.timeout),
+                                      probe_identity(mapping.probes, template))))
     return variants, snippets
 
 
@@ -377,21 +410,33 @@ def parse_side(api: str, result, variants: list[Variant]) -> ProbeSide:
 
 
 def run_probes(mappings, executor: Executor, frameworks=None) -> dict[str, MappingProbes]:
-    """Probe every mapping that has ``probes`` in one ``executor.run`` (shared warm workers, cached)."""
+    """Probe every mapping that has ``probes`` in one ``executor.run`` (shared warm workers, cached).
+
+    Drivers are looked up by identity; input values are derived only for mappings with a side to run."""
     from .devices import why_not_here
 
     plans = []
     snippets: list[Snippet] = []
+    owner: list[int] = []  # plan index of each snippet
     for loaded in mappings:
         mapping = loaded.mapping
         if mapping.probes is None:
             continue
-        variants, sides = probe_snippets(mapping)
+        variants, sides = probe_snippets(mapping, values=False)
         if any(why_not_here(snippet.framework, frameworks) for _, snippet in sides):
             continue
+        owner.extend([len(plans)] * len(sides))
         plans.append((mapping, variants, sides, len(snippets)))
         snippets.extend(snippet for _, snippet in sides)
-    results = executor.run(snippets) if snippets else []
+    full: dict[int, list[tuple[str, Snippet]]] = {}
+
+    def complete(index: int) -> Snippet:
+        mapping, _, _, start = plans[owner[index]]
+        if owner[index] not in full:
+            full[owner[index]] = probe_snippets(mapping)[1]
+        return full[owner[index]][index - start][1]
+
+    results = executor.run(snippets, complete) if snippets else []
     probed = {}
     for mapping, variants, sides, start in plans:
         parsed = [parse_side(api, results[start + offset], variants) for offset, (api, _) in enumerate(sides)]
@@ -498,8 +543,8 @@ def _compare_numbers(left: list, right: list, dtype: str) -> str | None:
 
 
 def tolerance_sentence() -> str:
-    parts = ", ".join(f"{dtype} rtol={rtol:g} atol={atol:g}" for dtype, (rtol, atol) in TOLERANCES.items())
-    return f"Values are compared within the tolerance of their dtype ({parts}); integers and bool exactly; NaN equals NaN."
+    parts = ", ".join(f"{dtype} {rtol:g}/{atol:g}" for dtype, (rtol, atol) in TOLERANCES.items())
+    return f"Values agree within their dtype's tolerance (rtol/atol: {parts}), integers and bool exactly; NaN equals NaN."
 
 
 # ---------------------------------------------------------------- showing
@@ -528,14 +573,25 @@ def describe_outcome(outcome: dict) -> str:
     return f"{outcome['dtype']} {tuple(outcome['shape'])} [{shown}{more}]"
 
 
+SHOWN_GROUPS = 6  # rows of one target's table; further differing variants are named in one line
+SHOWN_CHARACTERS = 100  # of one outcome or difference in a cell; the full text is its tooltip
+
+
 @dataclass
 class BehaviourRow:
+    """One row of a target's table: a group of variants that differ in the same way (same kind of
+    difference, same kind of outcome on each side), shown by its first variant."""
+
     variant: str
     about: str
     difference: str
     source: str
     target: str
     declared: bool
+    others: list[str] = field(default_factory=list)  # the group's further variants
+    source_full: str = ""  # the whole outcome where ``source`` is shortened, as an HTML attribute value
+    target_full: str = ""
+    difference_full: str = ""
 
 
 @dataclass
@@ -546,25 +602,85 @@ class BehaviourTarget:
     rows: list[BehaviourRow] = field(default_factory=list)
     failure: str | None = None
     not_comparable: dict[str, int] = field(default_factory=dict)  # declared failure text -> variants
+    differing: int = 0  # variants that differ (``rows`` groups them)
+    more: list[str] = field(default_factory=list)  # differing variants beyond ``SHOWN_GROUPS`` rows
+    same_as: str | None = None  # an earlier target whose differing variants and outcomes these are
+
+
+def _shortened(text: str) -> tuple[str, str]:
+    """(what a cell shows, the whole text as an HTML attribute value, or "" when it is shown whole)."""
+    text = " ".join(text.split())
+    if len(text) <= SHOWN_CHARACTERS:
+        return text, ""
+    return text[:SHOWN_CHARACTERS - 1].rstrip() + "…", html.escape(text, quote=True).replace("|", "&#124;")
+
+
+_NUMBERS = re.compile(r"-?\b\d[\w.+-]*|\bnan\b|-?\binf\b")
+
+
+def _outcome_kind(outcome: dict) -> str:
+    """What an outcome is, without values or shape: "raises TypeError", "float32", a sequence of those."""
+    if "error" in outcome:
+        return f"raises {outcome['error']}"
+    if "items" in outcome:
+        return "(" + "; ".join(_outcome_kind(item) for item in outcome["items"]) + ")"
+    if "object" in outcome:
+        return f"object {outcome['object']}"
+    if "python" in outcome:
+        return f"python {outcome['python']}"
+    return str(outcome["dtype"])
+
+
+def _group_key(why: str, source: dict, target: dict) -> tuple[str, ...]:
+    """Variants differ in the same way when one side raises the same error, message alike but for its
+    numbers (whatever the other side returns), or when the difference reads the same but for its
+    numbers and the sides return the same kinds of result."""
+    if ("error" in source) != ("error" in target):
+        error = source if "error" in source else target
+        return why, _outcome_kind(error), _NUMBERS.sub("#", str(error.get("message", "")))
+    return _NUMBERS.sub("#", why), _outcome_kind(source), _outcome_kind(target)
 
 
 def behaviour_view(mapping: Mapping, probed: MappingProbes | None) -> list[BehaviourTarget] | None:
-    """What the page's "Behaviour compared" section shows, per target."""
+    """What the page's "Behaviour compared" section shows, per target: differing variants in groups
+    (at most ``SHOWN_GROUPS`` rows, the rest named in one line), long cells shortened, and a target
+    that differs exactly as an earlier one does said to, without a table of its own. So the section
+    stays small whatever the number of variants and targets."""
     if probed is None:
         return None
     about = {variant.name: variant.about for variant in probed.variants}
     declared = declared_variants(mapping.differences, probed.main.differences)
-    views = []
+    views: list[BehaviourTarget] = []
+    seen: dict[tuple, str] = {}  # what a target's table would show -> that target's API
     for target in probed.targets:
-        rows = [BehaviourRow(name, about[name], why, describe_outcome(probed.source.outcomes[name]),
-                             describe_outcome(target.target.outcomes[name]),
-                             target is probed.main and name in declared)
-                for name, why in target.differences.items()]
+        groups: dict[tuple, list[str]] = {}
+        for name, why in target.differences.items():
+            key = (*_group_key(why, probed.source.outcomes[name], target.target.outcomes[name]),
+                   target is probed.main and name in declared)
+            groups.setdefault(key, []).append(name)
+        rows = []
+        for names in groups.values():
+            first = names[0]
+            source, source_full = _shortened(describe_outcome(probed.source.outcomes[first]))
+            shown, target_full = _shortened(describe_outcome(target.target.outcomes[first]))
+            difference, difference_full = _shortened(target.differences[first])
+            rows.append(BehaviourRow(first, about[first], difference, source, shown,
+                                     target is probed.main and first in declared, names[1:], source_full,
+                                     target_full, difference_full))
         skipped: dict[str, int] = {}
         for error in target.not_comparable.values():
             skipped[error] = skipped.get(error, 0) + 1
-        views.append(BehaviourTarget(target.target.api, len(probed.variants), target.agreeing, rows,
-                                     target.target.failure, skipped))
+        shown_rows, hidden = rows[:SHOWN_GROUPS], rows[SHOWN_GROUPS:]
+        view = BehaviourTarget(target.target.api, len(probed.variants), target.agreeing, shown_rows,
+                               target.target.failure, skipped, len(target.differences),
+                               [name for row in hidden for name in (row.variant, *row.others)])
+        signature = tuple((name, why, json.dumps(target.target.outcomes[name], sort_keys=True))
+                          for name, why in target.differences.items())
+        if signature and signature in seen and target is not probed.main:
+            view.rows, view.more, view.same_as = [], [], seen[signature]
+        else:
+            seen.setdefault(signature, target.target.api)
+        views.append(view)
     return views
 
 

@@ -501,9 +501,10 @@ class Renderer:
 def render_site(
     mappings: list[LoadedMapping], runs: dict[tuple[str, int], object], device: str = "cpu",
     coverage: list | None = None, matrix: dict | None = None, probes: dict | None = None,
-    language: str = DEFAULT_LANGUAGE,
+    reuse: set[str] = frozenset(), language: str = DEFAULT_LANGUAGE,
 ) -> dict[str, str]:
-    """Every generated page in ``language``, keyed by its path relative to the generated folder."""
+    """Every generated page in ``language``, keyed by its path relative to the generated folder, but the
+    pages of the mappings in ``reuse`` (source APIs whose page on disk is current: ``memo``)."""
     renderer = Renderer(language=language)
     runs_by_page = {
         loaded.mapping.source.api: {index: runs[(loaded.mapping.source.api, index)]
@@ -523,6 +524,8 @@ def render_site(
     for module, rows in overview_rows(mappings, failing):
         pages[f"modules/{module}.md"] = renderer.module_index(module, rows, device)
     for loaded in mappings:
+        if loaded.mapping.source.api in reuse:
+            continue
         page_runs = runs_by_page[loaded.mapping.source.api]
         pages[f"{loaded.mapping.page_path}.md"] = renderer.page(loaded, page_runs, device, matrix,
                                                                 (probes or {}).get(loaded.mapping.source.api))

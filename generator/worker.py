@@ -185,11 +185,12 @@ def read_region(fd: int, start: int, end: int) -> bytes:
 
 
 def first_line(message: str) -> str:
-    """First non-empty line (MindSpore's messages run over many lines)."""
+    """The first line that says something: MindSpore's messages run over many lines, and some
+    begin with a rule of dashes. The probes' drivers pick the same line."""
     for line in message.splitlines():
-        if line.strip():
+        if any(character.isalnum() for character in line):
             return line.strip()
-    return ""
+    return message.strip().splitlines()[0] if message.strip() else ""
 
 
 # ---------------------------------------------------------------- machine

@@ -449,3 +449,12 @@ def test_execute_mappings_with_its_own_pool_and_cache(tmp_path):
             if getattr(run, side) is not None:
                 assert getattr(again, side).cached
                 assert getattr(again, side).outputs == getattr(run, side).outputs
+
+
+def test_an_error_is_shown_by_its_first_line_that_says_something():
+    from generator.worker import first_line
+
+    message = "\n----------------------------------------------------\n- Kernel select failed:\n---\ndetails"
+    assert first_line(message) == "- Kernel select failed:"
+    assert first_line("  \n-----\n") == "-----"
+    assert first_line("") == ""

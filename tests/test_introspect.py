@@ -275,8 +275,9 @@ def test_constructors_hidden_behind_new_overloads_or_decorators_are_read():
         "weight", "size_average", "ignore_index", "reduce", "reduction"]
     # LSTM: the named form comes from its typing.overload declarations
     assert [p.name for p in signature_of("torch.nn.LSTM").parameters][:3] == ["input_size", "hidden_size", "num_layers"]
-    # MindSpore's optimizer decorator without functools.wraps
+    # MindSpore's optimizer decorator without functools.wraps, once (Adam) or twice (LazyAdam)
     assert signature_of("mindspore.nn.Adam").parameters[0].name == "params"
+    assert [p.name for p in signature_of("mindspore.nn.LazyAdam").parameters][:2] == ["params", "learning_rate"]
 
 
 def test_a_constructor_that_really_takes_anything_is_its_signature():
@@ -296,3 +297,11 @@ def test_a_generic_wrapper_is_still_not_a_signature():
 
     Hidden.__init__ = wrap(lambda self, size: None)
     assert introspect._constructor_params(Hidden) is None
+
+
+def test_a_constructor_that_passes_its_arguments_to_the_base_class_has_the_bases_parameters():
+    lstm = signature_of("mindspore.nn.LSTM")  # __init__(self, *args, **kwargs): super().__init__('LSTM', *args, **kwargs)
+    assert [p.name for p in lstm.parameters][:3] == ["input_size", "hidden_size", "num_layers"]
+    assert "mode" not in [p.name for p in lstm.parameters]
+    rnn = signature_of("mindspore.nn.RNN")  # also reads kwargs['nonlinearity']
+    assert rnn.parameters[-1].name == "nonlinearity" and not rnn.defaults_complete

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from generator.execute import Executor
+from generator import probes as probes_module
+from generator.execute import Executor, SnippetResult, StatementOutput, cache_key
 from generator.loader import load_mappings
 from generator.pipeline import Options
 from generator.probes import (MappingProbes, ProbeSide, SPECIAL_VALUES, TOLERANCES, broken_sides, compare_outcomes,
-                              compare_sides, derive_variants, parse_side, stale_declarations, undeclared_differences,
+                              compare_sides, derive_variants, parse_side, probe_snippets, stale_declarations,
+                              undeclared_differences,
                               run_probes)
 from generator.schema import PROBE_DTYPES, Probes
 from generator.verify import verify
@@ -95,6 +97,75 @@ def test_parameters_at_and_beyond_their_range():
 def test_variant_kinds_can_be_chosen():
     only = PROBES.model_copy(update={"variants": ["random", "scalar"]})
     assert [variant.name for variant in derive_variants(only)] == ["random", "scalar"]
+
+
+# ---------------------------------------------------------------- cache keys (no values derived to find them)
+
+
+def _side_keys(mapping, values: bool = True) -> list[str]:
+    return [cache_key(snippet, "cpu", "1.0") for _, snippet in probe_snippets(mapping, values=values)[1]]
+
+
+def test_variants_without_values_have_the_same_names_and_descriptions():
+    full, light = derive_variants(PROBES), derive_variants(PROBES, with_values=False)
+    assert [(v.name, v.kind, v.about) for v in full] == [(v.name, v.kind, v.about) for v in light]
+    assert all(spec.get("values", []) == [] for v in light for spec in v.inputs.values() if "tensor" in spec)
+
+
+def test_a_probe_driver_is_keyed_on_its_spec_and_the_derivation_code(tmp_path: Path, monkeypatch):
+    mapping = claims_mapping(tmp_path, "consistent", "")
+    keys = _side_keys(mapping)
+    assert keys == _side_keys(mapping, values=False)  # the lookup needs no values
+    assert len(set(keys)) == len(keys)
+    probes = mapping.probes
+    changed = [
+        probes.model_copy(update={"inputs": {"input": probes.inputs["input"].model_copy(update={"shape": [3]})}}),
+        probes.model_copy(update={"variants": ["random"]}),
+        probes.model_copy(update={"source": "input * 1", "target": "input * 1"}),
+        probes.model_copy(update={"timeout": 5.0}),
+    ]
+    for other in changed:
+        assert set(_side_keys(mapping.model_copy(update={"probes": other}))).isdisjoint(keys), other
+    assert [cache_key(s, "cpu", "2.0") for _, s in probe_snippets(mapping)[1]] != keys  # framework version
+    monkeypatch.setattr(probes_module, "derivation_fingerprint", lambda: "other derivation code")
+    assert set(_side_keys(mapping)).isdisjoint(keys)
+
+
+def test_the_fingerprint_covers_derivation_and_drivers_but_not_comparison():
+    source = Path(probes_module.__file__).read_text(encoding="utf-8")
+    covered = source[:source.index(probes_module._RUNNING)]
+    assert "def derive_variants" in covered and "_COMMON = " in covered and "SPECIAL_VALUES = " in covered
+    assert "def compare_outcomes" not in covered
+
+
+def test_a_rebuild_from_the_cache_derives_no_values(tmp_path: Path, monkeypatch):
+    mapping = claims_mapping(tmp_path, "consistent", "")
+    runs: list[int] = []
+
+    class Pool:  # stands in for Executor: a cache of results by key
+        device, stored = "cpu", {}
+
+        def run(self, snippets, complete=None):
+            results = []
+            for index, snippet in enumerate(snippets):
+                key = cache_key(snippet, "cpu")
+                if key not in self.stored:
+                    runs.append(index)
+                    code = complete(index).code
+                    assert '"values": [' in code and '"values": []' not in code
+                    self.stored[key] = SnippetResult("ok", [StatementOutput(1, "")], "", None, None, None, 0.0,
+                                                     "1.0", "cpu", "")
+                results.append(self.stored[key])
+            return results
+
+    loaded = [type("Loaded", (), {"mapping": mapping})()]
+    pool = Pool()
+    run_probes(loaded, pool)
+    assert runs == [0, 1]
+    monkeypatch.setattr(probes_module, "_random_values", lambda *args: pytest.fail("values derived"))
+    runs.clear()
+    again = run_probes(loaded, pool)[mapping.source.api]
+    assert runs == [] and [v.name for v in again.variants] == ["random", "scalar"]
 
 
 # ---------------------------------------------------------------- comparison
@@ -299,8 +370,104 @@ probes:
                     {"random": same, "scalar": {"error": "ValueError", "message": "0-d | not allowed"}, "empty": same})
     page = Renderer().page(loaded, {}, probes=result)
     section = page[page.index("## Behaviour compared"):]
-    assert "2 of 3 variants behave the same; 1 differ.\n\n| Variant |" in section
-    assert ("| scalar (declared) | 0\\-d tensors | raises on MindSpore only | float32 \\(1\\,\\) \\[1\\] | "
+    assert "2 of 3 variants behave the same; 1 differ.\n\n| Variants |" in section
+    assert ("| scalar (declared): 0\\-d tensors | raises on MindSpore only | float32 \\(1\\,\\) \\[1\\] | "
             "raises ValueError\\: 0\\-d \\| not allowed |") in section
     assert "random |" not in section
     assert "## Behaviour compared" not in Renderer().page(loaded, {})
+
+
+# ---------------------------------------------------------------- a compact "Behaviour compared" section
+
+MANY = Probes.model_validate({
+    "inputs": {"x": {"kind": "tensor", "shape": [4, 8]}, "y": {"kind": "tensor", "shape": [4, 8]},
+               "p": {"kind": "value", "value": 1, "range": [0, 4], "values": [2, 3, 5, 6, 7, 8, 9, 10]}},
+    "source": "x + y", "target": "x + y",
+})
+
+
+def many_differences(variants):
+    """Every variant differs: errors with long messages, values, dtypes, each in several kinds."""
+    source, target = {}, {}
+    for index, variant in enumerate(variants):
+        source[variant.name] = tensor("float32", [0.123456789 * index] * 32, [4, 8])
+        kind = index % 4
+        if kind == 0:
+            target[variant.name] = {"error": f"Error{index % 9}", "message": "a long message " * 20}
+        elif kind == 1:
+            target[variant.name] = tensor("float32", [9.87654321 * index] * 32, [4, 8])
+        elif kind == 2:
+            target[variant.name] = tensor("float64", [0.123456789 * index] * 32, [4, 8])
+        else:
+            target[variant.name] = tensor("float32", [0.1] * 16, [2, 8])
+    return source, target
+
+
+def test_differing_variants_are_grouped_capped_and_all_named():
+    from generator.probes import SHOWN_GROUPS, behaviour_view
+
+    variants = derive_variants(MANY)
+    source_outcomes, target_outcomes = many_differences(variants)
+    result = probed(variants, source_outcomes, target_outcomes)
+    mapping = claims_mapping_model(MANY)
+    (view,) = behaviour_view(mapping, result)
+    assert view.differing == len(variants) > 30
+    assert len(view.rows) == SHOWN_GROUPS
+    named = [name for row in view.rows for name in (row.variant, *row.others)] + view.more
+    assert sorted(named) == sorted(variant.name for variant in variants)  # every differing variant named once
+    long = next(row for row in view.rows if row.target.startswith("raises"))
+    assert long.target.endswith("…") and len(long.target) <= 100
+    assert long.target_full.startswith("raises Error") and "a long message a long message" in long.target_full
+
+
+def test_a_target_that_differs_as_an_earlier_one_gets_no_table_of_its_own():
+    from generator.probes import TargetProbes, behaviour_view
+
+    variants = derive_variants(MANY)
+    source_outcomes, target_outcomes = many_differences(variants)
+    result = probed(variants, source_outcomes, target_outcomes)
+    source = result.source
+    twin = ProbeSide("mindspore.mint.x", dict(target_outcomes))
+    other = ProbeSide("mindspore.ops.x", dict(source_outcomes))
+    result.targets += [compare_sides(source, twin, variants), compare_sides(source, other, variants)]
+    first, second, third = behaviour_view(claims_mapping_model(MANY), result)
+    assert first.rows and second.same_as == "mindspore.x" and not second.rows and not second.more
+    assert third.differing == 0 and third.same_as is None
+
+
+def test_the_behaviour_section_stays_small_whatever_the_number_of_variants_and_targets(tmp_path: Path):
+    from generator.render import Renderer
+
+    path = write_mapping(tmp_path / "m", "torch.nn/L1Loss.yaml", L1LOSS_PAIR + """probes:
+  inputs:
+    x: {kind: tensor, shape: [4, 8]}
+    y: {kind: tensor, shape: [4, 8]}
+    p: {kind: value, value: 1, range: [0, 4], values: [2, 3, 5, 6, 7, 8, 9, 10]}
+  source: x + y
+  target: x + y
+  targets:
+    - {api: mindspore.mint.add, call: x + y}
+    - {api: mindspore.ops.add, call: x + y}
+""")
+    loaded = load_mappings([path]).mappings[0]
+    variants = derive_variants(loaded.mapping.probes)
+    source_outcomes, target_outcomes = many_differences(variants)
+    result = probed(variants, source_outcomes, target_outcomes)
+    shifted = {name: {"error": "Other", "message": "x " * 150} for name in target_outcomes}
+    for outcomes in (shifted, {name: tensor("int64", [1] * 40, [5, 8]) for name in target_outcomes}):
+        result.targets.append(compare_sides(result.source, ProbeSide("mindspore.other", outcomes), variants))
+    page = Renderer().page(loaded, {}, probes=result)
+    section = page[page.index("## Behaviour compared"):]
+    assert len(variants) > 30 and len(section.encode()) < 12_000
+    assert section.count("more differing variants:") == 1
+    assert "<span class=\"probe-outcome\" title=\"raises Other: x x x" in section
+
+
+def claims_mapping_model(probes: Probes):
+    from generator.schema import Mapping
+
+    return Mapping.model_validate({
+        "source": {"api": "torch.nn.L1Loss", "kind": "class", "signature": "torch.nn.L1Loss()", "summary": "s"},
+        "target": {"api": "mindspore.nn.L1Loss", "kind": "class", "signature": "mindspore.nn.L1Loss()",
+                   "summary": "s"},
+        "status": "names-differ", "probes": probes.model_dump()})
