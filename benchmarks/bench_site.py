@@ -72,9 +72,10 @@ def synthetic_copy(data: dict, number: int) -> dict:
     return copy
 
 
-def write_mappings(folder: Path, count: int, start: int = 0) -> list[Path]:
-    """Copies number ``start`` to ``start + count - 1``, cycling through the repository's mappings."""
-    originals = sorted((ROOT / "mappings").rglob("*.yaml"))
+def write_mappings(folder: Path, count: int, start: int = 0, templates: Path = ROOT / "mappings") -> list[Path]:
+    """Copies number ``start`` to ``start + count - 1``, cycling through the mappings in ``templates``
+    (the repository's, unless told)."""
+    originals = sorted(templates.rglob("*.yaml"))
     data = [yaml.safe_load(path.read_text(encoding="utf-8")) for path in originals]
     written = []
     for number in range(start, start + count):
@@ -190,6 +191,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="build here and keep it (default: a temporary folder)")
     parser.add_argument("--theme", default="furo", help="html_theme to build with (compare: basic)")
+    parser.add_argument("--templates", type=Path, default=ROOT / "mappings",
+                        help="folder of mappings to copy (default: the repository's; an older checkout's "
+                        "mappings/ compares with figures measured on it)")
     parser.add_argument("--one-build", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.one_build:
@@ -198,16 +202,17 @@ def main() -> None:
         return
     workdir = options.keep or Path(tempfile.mkdtemp(prefix="bench-site-"))
     try:
-        run(workdir, options.count, options.jobs, options.theme)
+        run(workdir, options.count, options.jobs, options.theme, options.templates)
     finally:
         if options.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(workdir: Path, count: int, jobs: int, theme: str) -> None:
+def run(workdir: Path, count: int, jobs: int, theme: str, templates: Path) -> None:
     shutil.copytree(ROOT / "docs", workdir / "src" / "docs", ignore=shutil.ignore_patterns("api"))
-    files = write_mappings(workdir / "mappings", count)
-    print(f"{count} synthetic mappings in {workdir}; jobs={jobs}; theme={theme}; wall-clock seconds, "
+    files = write_mappings(workdir / "mappings", count, templates=templates)
+    originals = len(list(templates.rglob("*.yaml")))
+    print(f"{count} synthetic mappings (copies of {originals} in {templates}) in {workdir}; jobs={jobs}; theme={theme}; wall-clock seconds, "
           f"cpu = CPU seconds of the build and its workers", flush=True)
     results = {"cold": timed_build(workdir, jobs, theme)}
     print(row("cold", results["cold"]), flush=True)
@@ -223,7 +228,7 @@ def run(workdir: Path, count: int, jobs: int, theme: str) -> None:
     edited.write_text(yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
     results["one edit"] = timed_build(workdir, jobs, theme)
     print(row("one edit", results["one edit"]), flush=True)
-    write_mappings(workdir / "mappings", 1, start=count)
+    write_mappings(workdir / "mappings", 1, start=count, templates=templates)
     results["one added"] = timed_build(workdir, jobs, theme)
     print(row("one added", results["one added"]), flush=True)
     sizes = html_sizes(workdir / "html")
