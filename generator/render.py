@@ -393,8 +393,9 @@ def marks_page(mapping: Mapping, runs: dict[int, object]) -> bool:
 
 
 def html_text(text: str | None) -> str:
-    """Plain text -> HTML text; dotted names may wrap after a dot."""
-    return html.escape(text or "").replace(".", ".<wbr>")
+    """Plain text -> HTML text; dotted names may wrap after a dot, and a long name between its words
+    (after an underscore: `binary_cross_<wbr>entropy`), never inside a word."""
+    return html.escape(text or "").replace(".", ".<wbr>").replace("_", "_<wbr>")
 
 
 def name_cell(text: str | None) -> str:
