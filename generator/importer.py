@@ -1052,6 +1052,21 @@ def _counterpart(path: tuple, incoming: Mapping, base: Mapping) -> tuple | None:
     return path  # sections, guide, examples, probes: by position
 
 
+def _replace_with_merged(page: _Page, existing: Path, merged: dict, comment: str) -> bool:
+    """Write ``merged`` over ``existing`` (through a temporary file, so a failure leaves it whole), or
+    warn and keep ``existing`` when ``merged`` is no valid mapping."""
+    try:
+        Mapping.model_validate(merged)
+    except ValidationError as error:
+        page.warn(page.title_line, f"merging into {existing} gives no valid mapping ({error.errors()[0]['msg']}); "
+                                   "not imported")
+        return False
+    temporary = existing.with_name(existing.name + ".import-tmp")
+    temporary.write_text(dump_mapping(merged, [comment]), encoding="utf-8")
+    temporary.replace(existing)
+    return True
+
+
 def _merge_translation(existing: Path, data: dict, language: str, page_path: Path, page: _Page) -> Path | None:
     """Merge a page in ``language`` into the file that maps its main pair, as that language's text."""
     loaded, problems = load_file(existing)
@@ -1077,16 +1092,8 @@ def _merge_translation(existing: Path, data: dict, language: str, page_path: Pat
         texts[language] = str(text)
         parent[where[-1]] = texts
         placed += 1
-    try:
-        Mapping.model_validate(merged)
-    except ValidationError as error:
-        page.warn(page.title_line, f"merging into {existing} gives no valid mapping ({error.errors()[0]['msg']}); "
-                                   "not imported")
+    if not _replace_with_merged(page, existing, merged, f"{language} text merged from {page_path.name}."):
         return None
-    text = dump_mapping(merged, [f"{language} text merged from {page_path.name}."])
-    temporary = existing.with_name(existing.name + ".import-tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(existing)
     page.warn(page.title_line, f"the page is in {language}: its text was merged into {existing} as the {language} "
                                f"text of {placed} fields")
     if kept:
@@ -1132,17 +1139,9 @@ def _merge(existing: Path, data: dict, page_path: Path, page: _Page) -> Path | N
         merged["remarks"] = "\n\n".join(filter(None, [merged.get("remarks"), data["remarks"]]))
     merged["sections"] = merged.get("sections", []) + data.get("sections", [])
     merged = {key: value for key, value in merged.items() if value != []}
-    try:
-        Mapping.model_validate(merged)
-    except ValidationError as error:
-        page.warn(page.title_line, f"merging into {existing} gives no valid mapping ({error.errors()[0]['msg']}); "
-                                   "not imported")
+    if not _replace_with_merged(page, existing, merged, f"Merged with {page_path.name}: a further counterpart of "
+                                f"{data['source']['api']}; check which target is recommended."):
         return None
-    text = dump_mapping(merged, [f"Merged with {page_path.name}: a further counterpart of "
-                                 f"{data['source']['api']}; check which target is recommended."])
-    temporary = existing.with_name(existing.name + ".import-tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(existing)
     page.warn(page.title_line, f"{data['source']['api']} was already mapped in {existing}; this page's pairs "
                                "were merged into it (its target as an alternative): check which is recommended")
     return existing
