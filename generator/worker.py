@@ -766,11 +766,11 @@ class ProcessState:
         self.base_module_ids = tuple(map(id, sys.modules.values()))
         self.stdio = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
         try:  # PIDs as this /proc numbers them: the namespace's own, or the host's where it could not be mounted
-            self.host_pid = int(os.readlink("/proc/self"))
+            self.own_pid = int(os.readlink("/proc/self"))
             with open("/proc/self/stat") as stat:
                 self.init_pid = int(stat.read().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
-            self.host_pid = self.init_pid = 0
+            self.own_pid = self.init_pid = 0
         self.base = self.take()
         self.base_values = {label: dict(namespace) for label, namespace in self.watched}
 
@@ -856,7 +856,7 @@ class ProcessState:
                 mine = []
                 break
         if self.init_pid:  # orphans of snippets come back to the init (pid 1 or subreaper)
-            mine += [pid for pid in children(self.init_pid) if pid != self.host_pid]
+            mine += [pid for pid in children(self.init_pid) if pid != self.own_pid]
         return mine
 
     def changes(self) -> list[str]:
