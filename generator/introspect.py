@@ -365,29 +365,30 @@ def _forwarded(cls: type) -> _Read | None:
     inherited = _params(base.__init__, drop_first=True) if filled is not None and base is not None else None
     if inherited is None or _generic_params(inherited):
         return None
-    keywords = sorted({node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
-                       and isinstance(node.value, str) and _read_from_kwargs(tree, node.value)})
-    extra = [Param(name, None, KEYWORD_ONLY) for name in keywords if name not in {p.name for p in inherited}]
+    inherited_names = {param.name for param in inherited}
+    extra = [Param(name, None, KEYWORD_ONLY) for name in sorted(_kwargs_keys(tree)) if name not in inherited_names]
     return _Read(inherited[filled:] + extra, INSPECT, defaults_complete=not extra)
 
 
-def _read_from_kwargs(tree: ast.AST, name: str) -> bool:
-    """``kwargs['name']`` or ``'name' in kwargs`` somewhere in ``tree``."""
+def _kwargs_keys(tree: ast.AST) -> set[str]:
+    """The names ``tree`` reads from ``kwargs``: ``kwargs['name']`` or ``'name' in kwargs``."""
+    keys = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "kwargs" \
-                and isinstance(node.slice, ast.Constant) and node.slice.value == name:
-            return True
-        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) and node.left.value == name \
+                and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            keys.add(node.slice.value)
+        elif isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) \
+                and isinstance(node.left.value, str) \
                 and any(getattr(comparator, "id", None) == "kwargs" for comparator in node.comparators):
-            return True
-    return False
+            keys.add(node.left.value)
+    return keys
 
 
 def _anything(cls: type) -> _Read | None:
     """``(*args, **kwargs)`` when that is what the class's own ``__init__`` says and nothing more is
     known (``torch.nn.Identity`` ignores its arguments): written in the class body, not a wrapper.
-    Tried last: a class that passes ``*args`` on to its base (``mindspore.nn.LSTM``) documents
-    its real parameters, which come first."""
+    Tried last: for a class that passes ``*args`` on to its base (``mindspore.nn.LSTM``),
+    ``_forwarded`` finds the real parameters first."""
     init = cls.__dict__.get("__init__")
     if not inspect.isfunction(init) or hasattr(init, "__wrapped__"):
         return None

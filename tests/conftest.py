@@ -40,6 +40,17 @@ examples:
 """
 
 
+# The smallest probes section: the input itself on both sides, two variants.
+SMALL_PROBES = """\
+probes:
+  inputs:
+    input: {kind: tensor, shape: [2]}
+  source: input
+  target: input
+  variants: [random, scalar]
+"""
+
+
 # The same pair with every real parameter and input listed: passes the signature-drift check.
 COMPLETE_MAPPING = L1LOSS_PAIR + """\
 differences:

@@ -19,16 +19,9 @@ from generator.loader import load_mappings
 from generator.memo import MEMO_NAME, RenderMemo, code_digest, render_context, result_keys
 from generator.pipeline import Options, generate
 
-from .conftest import VALID_MAPPING, write_mapping
+from .conftest import SMALL_PROBES, VALID_MAPPING, write_mapping
 
-PROBED_MAPPING = VALID_MAPPING + """\
-probes:
-  inputs:
-    input: {kind: tensor, shape: [2]}
-  source: input
-  target: input
-  variants: [random, scalar]
-"""
+PROBED_MAPPING = VALID_MAPPING + SMALL_PROBES
 
 
 def result(text: str) -> dict:

@@ -22,7 +22,7 @@ from generator.probes import (MappingProbes, ProbeSide, SPECIAL_VALUES, TOLERANC
 from generator.schema import PROBE_DTYPES, Probes
 from generator.verify import verify
 
-from .conftest import L1LOSS_PAIR, write_mapping
+from .conftest import L1LOSS_PAIR, SMALL_PROBES, write_mapping
 
 PROBES = Probes.model_validate({
     "inputs": {
@@ -217,14 +217,7 @@ def probed(variants, source_outcomes, target_outcomes) -> MappingProbes:
 
 
 def claims_mapping(tmp_path: Path, status: str, rows: str):
-    text = L1LOSS_PAIR.replace("status: names-differ", f"status: {status}") + rows + """\
-probes:
-  inputs:
-    input: {kind: tensor, shape: [2]}
-  source: input
-  target: input
-  variants: [random, scalar]
-"""
+    text = L1LOSS_PAIR.replace("status: names-differ", f"status: {status}") + rows + SMALL_PROBES
     return load_mappings([write_mapping(tmp_path / "m", "torch.nn/L1Loss.yaml", text)]).mappings[0].mapping
 
 
@@ -242,8 +235,7 @@ def test_undeclared_difference_only_for_statuses_that_claim_the_same_behaviour(t
 def test_a_side_that_raises_on_every_variant_or_stops_tested_nothing(tmp_path: Path):
     from types import SimpleNamespace
 
-    variants = derive_variants(Probes.model_validate({"inputs": {"input": {"kind": "tensor", "shape": [2]}},
-                                                      "source": "input", "target": "input", "variants": ["random", "scalar"]}))
+    variants = derive_variants(claims_mapping(tmp_path, "consistent", "").probes)
     same = tensor("float32", [1.0])
     error = {"error": "TypeError", "message": "bad template"}
     assert broken_sides(probed(variants, {"random": same, "scalar": same}, {"random": same, "scalar": error})) == []
