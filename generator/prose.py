@@ -9,7 +9,8 @@ tree, so no text of the input reaches the page unescaped except the content of c
 Markdown shows literally) and of math (which Sphinx escapes and MathJax typesets).
 
 ``render_block`` gives block Markdown (paragraphs and lists separated by blank lines);
-``render_inline`` gives one line (lists and paragraphs are joined), for table cells and list items.
+``render_inline`` gives one line (lists and paragraphs are joined), for list items;
+``render_cell`` the same for a table cell, where no pipe inside a code span or math may end the cell.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 # TeX commands through which MathJax can add links, classes, styles or load extensions.
 _UNSAFE_MATH = re.compile(r"\\(?:href|url|html|class|style|cssId|data|require|unicode|mmlToken|bbox)\b")
 _URL_SAFE = ":/?#[]@!$&*+,;=%-._~"  # as render.safe_url: nothing that can end a link destination
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 
 
 def escape(text: str) -> str:
@@ -43,11 +45,18 @@ def render_block(text: str | None) -> str:
 
 
 def render_inline(text: str | None) -> str:
-    """Safe MyST Markdown on one line (for a list item or a table cell): inline markup kept,
+    """Safe MyST Markdown on one line (for a list item): inline markup kept,
     block structure flattened to spaces."""
     if not text:
         return ""
     return " ".join(render_block(text).split("\n")).strip()
+
+
+def render_cell(text: str | None) -> str:
+    """``render_inline`` for a table cell. Text pipes are escaped already; a pipe inside a code span
+    or math is escaped too, because a table splits its row before reading the cells' inline markup
+    (and shows ``\\|`` inside code as ``|``)."""
+    return _UNESCAPED_PIPE.sub(r"\\|", render_inline(text))
 
 
 def _blocks(tokens: list[Token], start: int, end: int, lines: list[str]) -> tuple[list[str], int]:

@@ -28,7 +28,7 @@ from .i18n import gettext as i18n_gettext
 from .i18n import ngettext as i18n_ngettext
 from .loader import LoadedMapping
 from .probes import TOLERANCES, behaviour_view
-from .prose import render_block, render_inline
+from .prose import render_block, render_cell, render_inline
 from .reports import example_matrix
 from .schema import (CATEGORY_TEXT, DEVICES, ROW_LABEL_TEXT, ApiSide, Example, Mapping, Status, field_reference,
                      numbered_rows)
@@ -50,6 +50,11 @@ def escape_cell(text: str | None) -> str:
     if not text:
         return "\\-"
     return escape_text(" ".join(text.split()))
+
+
+def prose_cell(text: str | None) -> str:
+    """Prose -> one table cell: the safe Markdown subset of ``prose`` on one line; empty shows as `-`."""
+    return render_cell(text) or "\\-"
 
 
 def paragraphs(text: str | None) -> list[str]:
@@ -434,6 +439,7 @@ class Renderer:
         self.env.filters.update(text=localized(escape_text), cell=localized(escape_cell), paragraphs=paragraphs,
                                 fence=fence, html=html_text, name_cell=name_cell, front=json.dumps,
                                 prose=localized(render_block, block=True), prose_inline=localized(render_inline),
+                                prose_cell=localized(prose_cell),
                                 doc_url=doc_url)
 
     @_in_language

@@ -227,7 +227,8 @@ class Difference(Strict):
     category: Category = Field(description="`Parameters`, `Inputs` or `Outputs`.")
     source: Text | None = Field(default=None, description="Name on the source side; absent if it has none.")
     target: Text | None = Field(default=None, description="Name on the target side; absent if it has none.")
-    note: Localized | None = Field(default=None, description="The difference; absent means none (`-`).")
+    note: LocalProse | None = Field(default=None, description="The difference (safe Markdown, shown on one line); "
+                                    "absent means none (`-`).")
     probes: list[Text] = Field(
         default_factory=list,
         description="Probe variants that show this difference (names as in the page's \"Behaviour compared\" "

@@ -19,6 +19,7 @@ Loaded by ``generator.sphinx_ext``. Contracts:
   page's sidebar links the same page in the other languages (``sidebar/languages.html`` in
   ``docs/_templates``) and its head names them (``hreflang``). ``{untranslated}`en``` marks mapping
   text shown in another language because the page's language has none.
+- Code. Blocks are highlighted without the spans that draw a token as plain text (``highlighting``).
 - Search. ``_static/api-names.js`` lists every mapping page with its two API names (front matter
   ``apis``); ``docs/_static/api-search.js`` puts the pages whose API names match a query above
   Sphinx's full-text results on the search page.
@@ -35,10 +36,11 @@ from pathlib import Path
 from docutils import nodes
 from sphinx.application import Sphinx
 
+from .highlighting import quiet_highlighting
 from .i18n import LANGUAGE_NAMES, LANGUAGE_TITLES, LANGUAGES, _, normalize, using
 from .schema import Status
 
-NAV_WINDOW = 25
+NAV_WINDOW = 15
 FAILURE_CLASS = "status-fails"
 
 
@@ -326,6 +328,7 @@ def chinese_search_language():
 
 def setup_site(app: Sphinx) -> None:
     app.connect("config-inited", quiet_segmenter)
+    app.connect("builder-inited", quiet_highlighting)
     fixed = chinese_search_language()
     if fixed is not None:
         app.add_search_language(fixed)

@@ -237,7 +237,8 @@ def test_hostile_text_in_every_field_cannot_inject_markup_into_the_built_site(tm
     assert not [href for href in links if "javascript" in href.lower()]
     rows = [row.select("td") for row in article.select("table tr") if row.select("td")]
     assert rows and all(len(cells) == 5 for cells in rows)
-    assert [cell.get_text() for cell in rows[0][2:]] == [HOSTILE] * 3  # cells stay plain text
+    assert [cell.get_text() for cell in rows[0][2:4]] == [HOSTILE] * 2  # name cells stay plain text
+    assert " ".join(rows[0][4].get_text().split()) == HOSTILE_SHOWN  # the note keeps the prose subset
     paragraphs = [" ".join(p.get_text().split()) for p in article.select("p")]
     assert paragraphs.count(HOSTILE_SHOWN) >= 3 + 4  # section text twice, guide overview, remarks, notes
     assert "[j](javascript:alert(7))" in " ".join(paragraphs)  # a link to another scheme is shown as text

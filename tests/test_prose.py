@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from markdown_it import MarkdownIt
 
-from generator.prose import render_block, render_inline
+from generator.prose import render_block, render_cell, render_inline
 
 
 @pytest.mark.parametrize("text, shown", [
@@ -45,3 +46,10 @@ def test_inline_form_is_one_line():
 
 def test_lists_nest_and_keep_their_numbers():
     assert render_block("3. three\n4. four\n   - inner") == "3. three\n4. four\n\n   - inner"
+
+
+def test_a_cell_keeps_code_and_a_pipe_inside_code_or_math_cannot_end_it():
+    cell = render_cell("Use `a | b` or $x|y$, | not a column.\n\nNext paragraph.")
+    table = MarkdownIt("commonmark").enable("table").render(f"| A | B |\n| --- | --- |\n| {cell} | end |\n")
+    assert table.count("<td>") == 2 and "<td>end</td>" in table
+    assert "<code>a | b</code>" in table and "$x|y$" in table and ", | not a column." in table and "Next paragraph." in table

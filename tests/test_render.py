@@ -156,6 +156,12 @@ def test_compared_outputs_state_their_tolerance(tmp_path: Path):
     assert "compared number by number with rtol=1e-05 and atol=1e-06, each value no more precisely than both sides printed it" in shown
 
 
+def test_a_difference_note_shows_code_in_code_font(tmp_path: Path):
+    text = VALID_MAPPING.replace("note: Same function.", "note: \"Pass `reduction='sum'` | or *not*.\"")
+    rows = [line for line in html_of(render(tmp_path, text)).splitlines() if "<td>" in line]
+    assert "<td>Pass <code>reduction='sum'</code> | or <em>not</em>.</td>" in rows
+
+
 def test_hostile_yaml_text_is_escaped_everywhere(tmp_path: Path):
     text = VALID_MAPPING.replace("summary: The same loss.", "summary: \"<img src=x onerror=alert(1)> | `x`\"")
     text = text.replace("note: Same function.", "note: \"</td><script>x</script>\"")

@@ -271,6 +271,21 @@ def test_no_smart_quotes_and_names_in_code_font(site: Path):
     assert any(td.select_one("code") and td.get_text(strip=True) == "in_channels" for td in cells)
 
 
+def test_difference_notes_show_their_code_spans_in_code_font(site: Path):
+    page = soup(site / "docs" / "api" / "torch.nn" / "BatchNorm2d.html")
+    notes = [tr.select("td")[4] for tr in page.select("article table tbody tr") if len(tr.select("td")) == 5]
+    codes = {code.get_text() for note in notes for code in note.select("code")}
+    assert "1 - momentum" in codes
+    assert not any("`" in note.get_text() for note in notes)
+
+
+def test_code_is_highlighted_without_spans_that_draw_plain_text(site: Path):
+    page = soup(site / "docs" / "api" / "torch.nn" / "Linear.html")
+    classes = {cls for span in page.select("article div.highlight pre span") for cls in span.get("class", [])}
+    assert {"kn", "nn", "o"} <= classes  # keywords, module names and operators keep their colours
+    assert not classes & {"n", "p", "w"}  # names, punctuation, spaces: drawn as plain text by both styles
+
+
 def test_edit_link_points_to_the_yaml_and_no_source_is_offered(site: Path):
     page = soup(site / "docs" / "api" / "torch.nn" / "Linear.html")
     edit = page.select_one(".edit-this-page a")
