@@ -65,6 +65,11 @@ DEFAULT_MEMORY_LIMIT = 8 << 30  # bytes a worker may allocate on top of what it 
 START_TIMEOUT = 300.0  # seconds for a worker to import its framework
 TIMEOUT_SLACK = 0.25  # seconds on top of Snippet.timeout for the reset and the messages
 DEATH_GRACE = 2.0  # seconds for a dead worker's supervisor to report how the worker ended
+# A slot whose framework has no snippets left takes another framework's work when, at that
+# framework's pace so far, what waits would keep its workers busy this long: enough to pay for
+# importing the framework once more.
+MOVE_SLOT_SECONDS = 10.0
+_UNDECIDED = object()
 _ROOT = str(ROOT)
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from generator.worker import main; "
          "del sys.path[0]; args = sys.argv[2:]; del sys.argv[1:]; main(args)")
@@ -187,6 +192,7 @@ class RunStats:
     executed: int = 0  # distinct snippets run (identical snippets run once)
     workers_started: int = 0
     workers_replaced: int = 0  # after a timeout, a crash or a state that could not be reset
+    slots_moved: int = 0  # slots that took another framework's snippets when their own ran out
     wall: float = 0.0
     round_trips: list[float] = field(default_factory=list, repr=False)  # per executed snippet, seconds
     durations: list[float] = field(default_factory=list, repr=False)  # the snippets' own time
@@ -441,6 +447,9 @@ class Executor:
         self.cache = ResultCache(cache_path) if cache_path is not None else None
         self.stats = RunStats()
         self._workers: dict[str, list[WorkerProcess | None]] = {}
+        self._slots = threading.Lock()  # guards the slot lists while a slot moves
+        self._pace: dict[str, list[float]] = {}  # framework -> [seconds, snippets] of round trips
+        self._feeding: dict[str, int] = {}  # framework -> slot threads taking its snippets now
         self._stopping = False
         self._finalizer = weakref.finalize(self, _kill_all, self._workers)
 
@@ -474,6 +483,7 @@ class Executor:
             if snippet.framework not in FRAMEWORKS:
                 raise ValueError(f"unknown framework {snippet.framework!r} (known: {', '.join(FRAMEWORKS)})")
         self.stats = stats = RunStats(snippets=len(snippets))
+        self._pace = {}
         self._stopping = False
         results: list[SnippetResult | None] = [None] * len(snippets)
         keys = [self.key(snippet) for snippet in snippets]
@@ -515,7 +525,8 @@ class Executor:
                     tasks[name].put(item)
             done: queue.Queue = queue.Queue()
             failed: dict[str, SnippetResult] = {}
-            threads = [threading.Thread(target=self._feed, args=(name, slot, tasks[name], done, failed),
+            self._feeding = dict(slots)
+            threads = [threading.Thread(target=self._feed, args=(name, slot, tasks, done, failed),
                                         name=f"{name}-worker-{slot}", daemon=True)
                        for name in phase for slot in range(slots[name])]
             for thread in threads:
@@ -567,15 +578,23 @@ class Executor:
             workers.extend([None] * (slots[name] - len(workers)))
         return slots
 
-    def _feed(self, name: str, slot: int, tasks: queue.Queue, done: queue.Queue, failed: dict) -> None:
-        """One worker slot's thread: take snippets of one framework until there are none."""
+    def _feed(self, name: str, slot: int, tasks: dict[str, queue.Queue], done: queue.Queue, failed: dict) -> None:
+        """One worker slot's thread: take snippets of its framework; when there are none left, take
+        over another framework's (``_move_slot``) or end."""
         threads = max(1, (os.cpu_count() or 1) // self.jobs)
         try:
             while not self._stopping:
                 try:
-                    key, snippet = tasks.get_nowait()
+                    key, snippet = tasks[name].get_nowait()
                 except queue.Empty:
-                    return
+                    moved = self._move_slot(name, slot, tasks, failed)
+                    if moved is None:
+                        return
+                    if moved is _UNDECIDED:
+                        time.sleep(0.1)
+                    else:
+                        name, slot = moved
+                    continue
                 if name in failed:
                     done.put((key, failed[name]))
                     continue
@@ -596,11 +615,41 @@ class Executor:
                         continue
                 began = time.monotonic()
                 result = worker.run(snippet)
-                self.stats.round_trips.append(time.monotonic() - began)
+                took = time.monotonic() - began
+                pace = self._pace.setdefault(name, [0.0, 0])
+                pace[0] += took
+                pace[1] += 1
+                self.stats.round_trips.append(took)
                 self.stats.durations.append(result.duration)
                 done.put((key, result))
         except BaseException as error:  # noqa: BLE001 - hand it to the main thread, never hang it
             done.put((None, error))
+
+    def _move_slot(self, name: str, slot: int, tasks: dict[str, queue.Queue], failed: dict):
+        """The framework and slot this slot's thread goes on with, its own worker closed; ``None``
+        where no other framework's waiting snippets are worth another worker (``MOVE_SLOT_SECONDS``);
+        ``_UNDECIDED`` while a framework with snippets waiting has not finished one (its pace unknown)."""
+        with self._slots:
+            others = [other for other in tasks if other != name and other not in failed]
+            if any(tasks[other].qsize() and other not in self._pace for other in others):
+                return _UNDECIDED
+
+            def waiting_seconds(other: str) -> float:
+                seconds, count = self._pace.get(other, (0.0, 1))
+                return tasks[other].qsize() * seconds / count / max(1, self._feeding[other])
+
+            busiest = max(others, key=waiting_seconds, default=None)
+            self._feeding[name] -= 1
+            if busiest is None or waiting_seconds(busiest) < MOVE_SLOT_SECONDS:
+                return None
+            self._feeding[busiest] += 1
+            worker = self._workers[name][slot]
+            if worker is not None:
+                worker.close()
+                self._workers[name][slot] = None
+            self._workers[busiest].append(None)
+            self.stats.slots_moved += 1
+            return busiest, len(self._workers[busiest]) - 1
 
     def _start_failure(self, name: str, error: Exception) -> SnippetResult:
         return SnippetResult("crash", [], "", "WorkerStartError", protocol.first_line(str(error)), None, 0.0,

@@ -287,6 +287,10 @@ class Framework:
         """C-level settings the reset does not undo; a change means the worker is replaced."""
         return ()
 
+    # Attributes of watched classes that the framework itself keeps changing as a snippet's objects
+    # come and go (a count of live instances), as (class label, name): not a change of state.
+    bookkeeping: frozenset[tuple[str, str]] = frozenset()
+
     def wraps(self, old, new) -> bool:
         """Whether ``new`` is the framework's own wrapper of ``old`` (put there lazily, by itself)."""
         code = getattr(new, "__code__", None)
@@ -422,6 +426,8 @@ class MindSpore(Framework):
 
     def finish(self) -> None:
         self.executor.sync()
+
+    bookkeeping = frozenset({("mindspore.nn.cell.Cell", "total_instance_count")})  # +1 per Cell alive
 
     def watched(self) -> list:
         ms = self.ms
@@ -734,7 +740,7 @@ class ProcessState:
     or added by hand (modules the import system loads join the fingerprint: frameworks import
     lazily); attributes of watched modules and classes replaced or added (``builtins``, ``sys``,
     ``os``, ``json``, ``__main__``, the framework's namespaces and tensor and module classes …;
-    the framework's own lazy wrappers are accepted); threads and child processes still alive
+    the framework's own lazy wrappers and bookkeeping are accepted); threads and child processes still alive
     (orphans included: they come back to the init); stdio closed or replaced; the C environment
     (``os.putenv``); the floating-point environment (flush-to-zero, rounding mode); the levels
     and handlers of the loggers that existed when warm; the locale; the framework's C flags.
@@ -800,14 +806,15 @@ class ProcessState:
 
     def accepted(self, label: str, value: tuple) -> bool:
         """Whether a watched namespace changed only by the framework's own lazy wrapping (torch
-        wraps ``torch.manual_seed`` when ``torch.optim`` first imports dynamo); if so it is the new
-        reference."""
+        wraps ``torch.manual_seed`` when ``torch.optim`` first imports dynamo) or bookkeeping
+        (``Framework.bookkeeping``); if so it is the new reference."""
         if label not in self.base_values or value[1] != self.base[label][1]:
             return False
         namespace = dict(self.watched)[label]
         base = self.base_values[label]
         changed = [name for name in self.names[label] if namespace.get(name, _MISSING) is not base[name]]
-        if not all(self.framework.wraps(base[name], namespace.get(name)) for name in changed):
+        if not all((label, name) in self.framework.bookkeeping or self.framework.wraps(base[name], namespace.get(name))
+                   for name in changed):
             return False
         self.base[label], self.base_values[label] = value, dict(namespace)
         return True

@@ -167,6 +167,23 @@ def test_jobs_bounds_the_number_of_workers():
         assert sum(executor.workers().values()) <= 1
 
 
+def test_a_slot_whose_framework_ran_out_takes_the_other_frameworks_long_queue():
+    slow = [M(f"import time\ntime.sleep(0.5)\nprint({i})\n") for i in range(26)]  # 13 s on one worker
+    with Executor(jobs=2, progress=False) as executor:
+        results = executor.run([T("print('t')"), *slow])
+        assert [texts(r) for r in results] == [["t"]] + [[str(i)] for i in range(26)]
+        assert executor.stats.slots_moved == 1 and executor.workers() == {"mindspore": 2}
+        assert executor.stats.workers_started == 3
+
+
+def test_a_cell_left_alive_is_not_a_change_of_state():
+    identity = "import os\nprint(os.stat('/proc/self/ns/pid').st_ino, open('/proc/self/stat').read().split()[21])\n"
+    kept = "import gc\nfrom mindspore import nn\ngc.disable()\nbox = [nn.ReLU()]\nbox.append(box)  # a cycle: alive until gc\n"
+    with Executor(jobs=1, progress=False) as executor:
+        before, _, after = executor.run([M(identity + "# before"), M(kept), M(identity + "# after")])
+        assert texts(before) == texts(after) and executor.stats.workers_replaced == 0
+
+
 def test_results_keep_input_order_and_duplicates_run_once(batch):
     assert texts(batch["t_duplicate"]) == texts(batch["t_duplicate_again"]) == ["same code twice"]
     assert batch["_stats"].executed == len(CASES) - 1

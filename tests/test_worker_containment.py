@@ -1,6 +1,6 @@
 """Containment: whatever a snippet does, it is recorded and the run goes on.
 
-All snippets run in one ``Executor.run`` call (one worker per framework, so they run in the
+All snippets run in one ``Executor.run`` call (jobs=1: one worker at a time, so they run in the
 order given), and each test checks its part of the results.
 """
 
@@ -58,7 +58,7 @@ CASES: dict[str, Snippet] = {
 
 @pytest.fixture(scope="module")
 def results():
-    with Executor(jobs=2, memory_limit_bytes=1 << 30, progress=False) as pool:
+    with Executor(jobs=1, memory_limit_bytes=1 << 30, progress=False) as pool:
         outcome = dict(zip(CASES, pool.run(list(CASES.values()))))
         outcome["_stats"] = pool.stats
         yield outcome
