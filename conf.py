@@ -22,8 +22,9 @@ extensions = [
 root_doc = "docs/index"
 source_suffix = {".md": "markdown"}
 include_patterns = ["docs/**"]
-# Fragments that hand-written pages include, not pages of their own.
-exclude_patterns = ["docs/api/_*"]
+# Fragments that hand-written pages include, not pages of their own; and the big folders Sphinx would
+# otherwise walk on every build looking for sources (include_patterns does not stop the walk).
+exclude_patterns = ["docs/api/_*", ".*", "_build"]
 
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
