@@ -1,6 +1,6 @@
 """Benchmark of the whole site build; run by hand, prints figures (not a test).
 
-    .venv/bin/python benchmarks/bench_site.py N [--jobs 2] [--keep DIR]
+    .venv/bin/python benchmarks/bench_site.py N [--jobs 2] [--keep DIR] [--templates DIR] [--without-probes]
 
 Makes N valid synthetic mappings in a temporary folder (copies of the repository's mappings under
 other API names, in the same source modules; a comment naming the copy makes each example snippet
@@ -55,10 +55,15 @@ def _block_strings(dumper: yaml.SafeDumper, value: str):
 _BlockDumper.add_representer(str, _block_strings)
 
 
-def synthetic_copy(data: dict, number: int) -> dict:
+def synthetic_copy(data: dict, number: int, probes: bool = True) -> dict:
     """The mapping under new API names (``<name>Copy<number>`` on every side of every pair on the
-    page: main pair, alternatives, other pairs), snippets made distinct."""
+    page: main pair, alternatives, other pairs), snippets made distinct; ``probes=False``: without
+    its differential probes (and the difference rows' references to them)."""
     copy = json.loads(json.dumps(data))
+    if not probes:
+        copy.pop("probes", None)
+        for row in copy.get("differences", []):
+            row.pop("probes", None)
     sides = [copy.get("source"), copy.get("target")]
     sides += [alternative.get("target") for alternative in copy.get("alternatives", [])]
     sides += [pair.get(side) for pair in copy.get("other_pairs", []) for side in ("source", "target")]
@@ -82,14 +87,15 @@ def synthetic_copy(data: dict, number: int) -> dict:
     return copy
 
 
-def write_mappings(folder: Path, count: int, start: int = 0, templates: Path = ROOT / "mappings") -> list[Path]:
+def write_mappings(folder: Path, count: int, start: int = 0, templates: Path = ROOT / "mappings",
+                   probes: bool = True) -> list[Path]:
     """Copies number ``start`` to ``start + count - 1``, cycling through the mappings in ``templates``
     (the repository's, unless told)."""
     originals = sorted(templates.rglob("*.yaml"))
     data = [yaml.safe_load(path.read_text(encoding="utf-8")) for path in originals]
     written = []
     for number in range(start, start + count):
-        mapping = synthetic_copy(data[number % len(data)], number)
+        mapping = synthetic_copy(data[number % len(data)], number, probes)
         module, name = mapping["source"]["api"].rsplit(".", 1)
         path = folder / module / f"{name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -222,6 +228,8 @@ def main() -> None:
     parser.add_argument("--templates", type=Path, default=ROOT / "mappings",
                         help="folder of mappings to copy (default: the repository's; an older checkout's "
                         "mappings/ compares with figures measured on it)")
+    parser.add_argument("--without-probes", action="store_true",
+                        help="copies without their differential probes (the workload of mappings that have none)")
     parser.add_argument("--one-build", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.one_build:
@@ -230,17 +238,18 @@ def main() -> None:
         return
     workdir = options.keep or Path(tempfile.mkdtemp(prefix="bench-site-"))
     try:
-        run(workdir, options.count, options.jobs, options.theme, options.templates)
+        run(workdir, options.count, options.jobs, options.theme, options.templates, not options.without_probes)
     finally:
         if options.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(workdir: Path, count: int, jobs: int, theme: str, templates: Path) -> None:
+def run(workdir: Path, count: int, jobs: int, theme: str, templates: Path, probes: bool = True) -> None:
     shutil.copytree(ROOT / "docs", workdir / "src" / "docs", ignore=shutil.ignore_patterns("api"))
-    files = write_mappings(workdir / "mappings", count, templates=templates)
+    files = write_mappings(workdir / "mappings", count, templates=templates, probes=probes)
     originals = len(list(templates.rglob("*.yaml")))
-    print(f"{count} synthetic mappings (copies of {originals} in {templates}) in {workdir}; jobs={jobs}; theme={theme}; wall-clock seconds, "
+    print(f"{count} synthetic mappings (copies of {originals} in {templates}{'' if probes else ', without probes'}) "
+          f"in {workdir}; jobs={jobs}; theme={theme}; wall-clock seconds, "
           f"cpu = busy CPU seconds of the whole machine during the build (run it on an idle machine)", flush=True)
     results = {"cold": timed_build(workdir, jobs, theme)}
     print(row("cold", results["cold"]), flush=True)
@@ -256,7 +265,7 @@ def run(workdir: Path, count: int, jobs: int, theme: str, templates: Path) -> No
     edited.write_text(yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True), encoding="utf-8")
     results["one edit"] = timed_build(workdir, jobs, theme)
     print(row("one edit", results["one edit"]), flush=True)
-    write_mappings(workdir / "mappings", 1, start=count, templates=templates)
+    write_mappings(workdir / "mappings", 1, start=count, templates=templates, probes=probes)
     results["one added"] = timed_build(workdir, jobs, theme)
     print(row("one added", results["one added"]), flush=True)
     sizes = html_sizes(workdir / "html")
