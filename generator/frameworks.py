@@ -4,10 +4,12 @@ Versions are read from package metadata so that nothing here imports torch or Mi
 
 Doc URLs: ``DOC_URL_PATTERNS`` holds one ``str.format`` pattern per framework, with the fields
 ``{release}`` (the framework's name for the docs of the installed version), ``{folder}`` (the
-section of its API reference) and ``{api}``; ``conf.py`` can replace a pattern
-(``mapping_doc_urls``). Release names, as the projects publish them:
+section of its API reference), ``{api}`` and ``{language}`` (the framework's name for the site's
+language, where it publishes its docs in that language; English otherwise); ``conf.py`` can
+replace a pattern (``mapping_doc_urls``). Release names, as the projects publish them:
 PyTorch ``2.13`` (major.minor; "stable" when not installed); MindSpore ``r2.10.0`` from 2.3 on
 (``r2.3.0``, ``r2.4.1``, ...), ``r2.2`` before (major.minor), "master" when not installed.
+Languages: PyTorch publishes English only; MindSpore ``en`` and ``zh-CN``.
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ class Framework:
     def version(self) -> str | None:
         return installed_version(self.distribution)
 
-    def doc_url(self, api: str, kind: str) -> str:
+    def doc_url(self, api: str, kind: str, language: str = "en") -> str:
+        """The API's page in the framework's docs for the installed version, in ``language`` (a site
+        language, ``zh_CN``) where the framework publishes one."""
         release, folder = _DOC_PARTS[self.key](api, kind, self.version or "")
-        return DOC_URL_PATTERNS[self.key].format(release=release, folder=folder, api=api)
+        languages = DOC_LANGUAGES.get(self.key, {})
+        shown = languages.get(language, languages.get("en", "en"))
+        return DOC_URL_PATTERNS[self.key].format(release=release, folder=folder, api=api, language=shown)
 
 
 @cache
@@ -72,8 +78,10 @@ _DOC_PARTS = {"torch": _torch_parts, "mindspore": _mindspore_parts}
 
 PUBLISHED_DOC_URL_PATTERNS: dict[str, str] = {
     "torch": "https://docs.pytorch.org/docs/{release}/{folder}/{api}.html",
-    "mindspore": "https://www.mindspore.cn/docs/en/{release}/api_python/{folder}/{api}.html",
+    "mindspore": "https://www.mindspore.cn/docs/{language}/{release}/api_python/{folder}/{api}.html",
 }
+# Site language -> the framework's name for its docs in that language, where it has them.
+DOC_LANGUAGES: dict[str, dict[str, str]] = {"mindspore": {"en": "en", "zh_CN": "zh-CN"}}
 DOC_URL_PATTERNS: dict[str, str] = dict(PUBLISHED_DOC_URL_PATTERNS)  # the patterns of the current build
 
 

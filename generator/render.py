@@ -24,6 +24,7 @@ from .devices import split_label
 from .execute import expectation, failure_text
 from .frameworks import framework_of
 from .i18n import DEFAULT_LANGUAGE, LocalText, _, untranslated, using
+from .i18n import current as current_language
 from .i18n import gettext as i18n_gettext
 from .i18n import ngettext as i18n_ngettext
 from .loader import LoadedMapping
@@ -145,7 +146,7 @@ def doc_url(side: ApiSide) -> str:
     if side.url:
         return safe_url(side.url)
     framework = framework_of(side.api)
-    return safe_url(framework.doc_url(side.api, side.kind.value))
+    return safe_url(framework.doc_url(side.api, side.kind.value, current_language()))
 
 
 def commented_output(text: str) -> list[str]:

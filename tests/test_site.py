@@ -314,5 +314,9 @@ def test_doc_urls_follow_each_projects_versioned_pattern(monkeypatch):
     assert frameworks.FRAMEWORKS["mindspore"].doc_url("mindspore.nn.Dense", "class").endswith(
         f"/docs/en/{frameworks._mindspore_release(frameworks.FRAMEWORKS['mindspore'].version)}"
         "/api_python/nn/mindspore.nn.Dense.html")
+    dense = frameworks.FRAMEWORKS["mindspore"].doc_url("mindspore.nn.Dense", "class", "zh_CN")
+    assert "/docs/zh-CN/" in dense  # MindSpore publishes its docs in Chinese too
+    assert frameworks.FRAMEWORKS["torch"].doc_url("torch.nn.Linear", "class", "zh_CN").startswith(
+        "https://docs.pytorch.org/docs/")  # PyTorch in English only
     monkeypatch.setitem(frameworks.DOC_URL_PATTERNS, "torch", "https://example.org/{release}/{api}")
     assert frameworks.FRAMEWORKS["torch"].doc_url("torch.nn.Linear", "class").startswith("https://example.org/")
