@@ -24,7 +24,7 @@ closes), which kills what is left and removes the worker's folder.
 
 Caching
 -------
-``cache_key`` hashes the code, setup, framework name and version, device, generator version
+``cache_key`` (in ``results``) hashes the code, setup, framework name and version, device, generator version
 and timeout; a snippet with an ``identity`` (a probe driver) is keyed on it in place of its code,
 whose making is costly. ``ok``, ``error`` and ``crash`` results are cached (a segfault is as deterministic as
 an exception); ``timeout`` results, crashes by ``SIGKILL`` (the OOM killer, an outside kill) and
@@ -33,7 +33,6 @@ workers that could not start are not: they depend on the machine's load, not on 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -59,6 +58,8 @@ from .compare import NOT_COMPARED, Comparison, compare_results
 from .devices import why_not_here
 from .frameworks import FRAMEWORKS, package_missing
 from .progress import Progress
+from .results import (ExampleRun, Snippet, SnippetResult, StatementOutput, cache_key,  # noqa: F401 - re-exported
+                      expectation, failure_text)
 
 DEVICES = ("cpu", "gpu", "ascend")
 DEFAULT_MEMORY_LIMIT = 8 << 30  # bytes a worker may allocate on top of what it uses when warm
@@ -76,104 +77,6 @@ _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); from generator.worker imp
 
 
 # ---------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Snippet:
-    framework: str  # "torch" or "mindspore" (keys of generator.frameworks.FRAMEWORKS)
-    code: str
-    setup: str = ""  # hidden code run first in the same namespace, not shown, not captured
-    timeout: float = 60.0
-    # Keyed on in place of ``code`` where the code is costly to make and made only to run (a probe
-    # driver: ``probes.probe_identity``); empty: the code is the key.
-    identity: str = ""
-
-
-@dataclass
-class StatementOutput:
-    line: int  # 1-based last line (in the code) of the top-level statement that printed
-    text: str  # what it printed (normalised), without trailing newline
-    truncated: bool = False  # the printed text was longer than the output limit (64 KiB)
-
-    def to_dict(self) -> dict:
-        data = {"line": self.line, "text": self.text}
-        if self.truncated:
-            data["truncated"] = True
-        return data
-
-
-@dataclass
-class SnippetResult:
-    status: str  # "ok" | "error" | "timeout" | "crash"
-    outputs: list[StatementOutput]
-    stderr: str  # warnings and C++ log lines, kept apart from printed output
-    error_type: str | None  # "RuntimeError"; crash: "Signal" / "Exit" ("WorkerStartError", "WorkerError"
-    #                         when the worker itself failed); timeout: "Timeout"
-    error_message: str | None  # first non-empty line of the message
-    error_line: int | None  # line in the code of the statement that raised, if known
-    duration: float  # seconds the snippet's statements ran (setup excluded)
-    framework_version: str
-    device: str  # "cpu" | "gpu" | "ascend": where the framework really ran
-    device_name: str  # processor model or GPU model
-    cached: bool = False
-    traceback: str | None = None  # the formatted traceback of an error, for diagnosis
-    produced_on: str = ""  # UTC date the snippet really ran (kept when the result comes from the cache)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def text(self) -> str:
-        """Everything printed, statement after statement."""
-        return "\n".join(output.text for output in self.outputs)
-
-    def to_dict(self) -> dict:
-        return {
-            "status": self.status,
-            "outputs": [output.to_dict() for output in self.outputs],
-            "stderr": self.stderr,
-            "error_type": self.error_type,
-            "error_message": self.error_message,
-            "error_line": self.error_line,
-            "duration": self.duration,
-            "framework_version": self.framework_version,
-            "device": self.device,
-            "device_name": self.device_name,
-            "cached": self.cached,
-            "traceback": self.traceback,
-            "produced_on": self.produced_on,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SnippetResult:
-        return cls(
-            status=str(data["status"]),
-            outputs=[StatementOutput(int(item["line"]), str(item["text"]), bool(item.get("truncated", False)))
-                     for item in data["outputs"]],
-            stderr=str(data.get("stderr", "")),
-            error_type=data.get("error_type"),
-            error_message=data.get("error_message"),
-            error_line=data.get("error_line"),
-            duration=float(data.get("duration", 0.0)),
-            framework_version=str(data.get("framework_version", "")),
-            device=str(data.get("device", "")),
-            device_name=str(data.get("device_name", "")),
-            cached=bool(data.get("cached", False)),
-            traceback=data.get("traceback"),
-            produced_on=str(data.get("produced_on", "")),
-        )
-
-
-def cache_key(snippet: Snippet, device: str, framework_version: str | None = None) -> str:
-    """sha256 over everything that decides what a snippet prints."""
-    if framework_version is None:
-        framework_version = FRAMEWORKS[snippet.framework].version or "unknown"
-    parts = [snippet.code, snippet.setup, snippet.framework, framework_version, device, __version__,
-             float(snippet.timeout)]
-    if snippet.identity:
-        parts[0] = f"identity {snippet.identity}"
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def _cacheable(result: SnippetResult) -> bool:
@@ -697,16 +600,6 @@ def _lookup(cache: ResultCache, keys: list[str]):
 # ---------------------------------------------------------------- mappings
 
 
-@dataclass
-class ExampleRun:
-    """One example of one mapping after execution."""
-
-    source: SnippetResult | None
-    target: SnippetResult | None
-    comparison: Comparison
-    not_run: dict[str, str] = field(default_factory=dict)  # side -> why it did not run here (``devices``)
-
-
 def snippets_of(mappings) -> list[tuple[tuple[str, int, str], Snippet]]:
     """((source api, example index, side), Snippet) for every side of every example that has code."""
     items = []
@@ -780,29 +673,6 @@ def execute_mappings(mappings, *, jobs: int | None = None, device: str = "cpu", 
                 comparison = Comparison(NOT_COMPARED, "the example does not set same_values")
             runs[(api, index)] = ExampleRun(source, target, comparison, not_run)
     return runs
-
-
-def failure_text(result: SnippetResult) -> str:
-    """How a failure is shown on pages and in reports, and what declared failures are matched against:
-    "<error type>: <first line of the message>", e.g. "RuntimeError: The kernel X unregistered."."""
-    kind = result.error_type or result.status
-    return f"{kind}: {result.error_message}" if result.error_message else kind
-
-
-def expectation(example, side: str, result: SnippetResult | None, device: str) -> str:
-    """"ok", "expected-failure", "unexpected-failure", "unexpected-success" or "not run".
-
-    A failure is expected when the example declares one for this side and device and its
-    ``error`` text is in ``failure_text(result)``.
-    """
-    if result is None:
-        return "not run"
-    declared = example.expected_failure(side, device)
-    if result.status == "ok":
-        return "unexpected-success" if declared is not None else "ok"
-    if declared is None:
-        return "unexpected-failure"
-    return "expected-failure" if declared.error in failure_text(result) else "unexpected-failure"
 
 
 def write_report(runs: dict[tuple[str, int], ExampleRun], mappings, path: Path, device: str) -> None:

@@ -31,11 +31,15 @@ import zlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .execute import Executor, Snippet, failure_text
+from .results import Snippet, failure_text
 from .worker import OUTPUT_LIMIT
 from .frameworks import framework_of
 from .schema import PROBE_DTYPES, Difference, Mapping, Probes, Status
+
+if TYPE_CHECKING:
+    from .execute import Executor
 
 MARKER = "@@probe "
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")

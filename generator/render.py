@@ -21,7 +21,7 @@ import jinja2
 
 from . import ROOT
 from .devices import split_label
-from .execute import expectation, failure_text
+from .results import expectation, failure_text
 from .frameworks import framework_of
 from .i18n import DEFAULT_LANGUAGE, LocalText, _, untranslated, using
 from .i18n import current as current_language

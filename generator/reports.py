@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from .devices import device_label
-from .execute import SnippetResult, failure_text
+from .results import SnippetResult, failure_text
 
 SIDES = ("source", "target")
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from .execute import expectation, failure_text
+from .results import expectation, failure_text
 from .devices import runs_here, why_not_here
 from .frameworks import FRAMEWORKS, framework_of, package_missing
 from .introspect import SOURCES, ApiNotFound, framework_coverage, ApiSignature, Param, parse_signatures, signature_of

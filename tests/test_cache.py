@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-import generator
+import generator.results
 from generator.cache import CacheWarning, ResultCache
 from generator.execute import Executor, Snippet, SnippetResult, StatementOutput, cache_key
 
@@ -98,7 +98,7 @@ def test_key_covers_everything_that_decides_the_output(monkeypatch):
         cache_key(base, "gpu"),
         cache_key(base, "cpu", framework_version="0.0.1"),
     ]
-    monkeypatch.setattr(generator.execute, "__version__", "99.0")
+    monkeypatch.setattr(generator.results, "__version__", "99.0")
     variants.append(cache_key(base, "cpu"))
     assert len(set(variants + [key])) == len(variants) + 1
 

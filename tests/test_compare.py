@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from generator.compare import Comparison, compare_outputs, compare_results, parse_values
-from generator.execute import SnippetResult, StatementOutput
+from generator.results import SnippetResult, StatementOutput
 
 
 def shapes_and_values(text: str) -> list[tuple[tuple, list]]:
