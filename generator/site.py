@@ -19,7 +19,8 @@ Loaded by ``generator.sphinx_ext``. Contracts:
   page's sidebar links the same page in the other languages (``sidebar/languages.html`` in
   ``docs/_templates``) and its head names them (``hreflang``). ``{untranslated}`en``` marks mapping
   text shown in another language because the page's language has none.
-- Code. Blocks are highlighted without the spans that draw a token as plain text (``highlighting``).
+- Code. Blocks are highlighted without the spans that draw a token as plain text (``highlighting``);
+  code in a table cell may wrap after an underscore, a dot or an equals sign.
 - Search. ``_static/api-names.js`` lists every mapping page with its two API names (front matter
   ``apis``); ``docs/_static/api-search.js`` puts the pages whose API names match a query above
   Sphinx's full-text results on the search page.
@@ -222,6 +223,36 @@ def _breakable_names(toc: str) -> str:
     return _LINK_TEXT.sub(lambda m: m.group(1) + m.group(2).replace(".", ".<wbr>") + m.group(3), toc)
 
 
+_NAME_JOINT = re.compile(r"(?<=[_.=])(?=\w)")
+
+
+def breakable_code_in_tables(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """doctree-resolved: code in a table cell may wrap after an underscore, a dot or an equals sign
+    (`track_running_<wbr>stats=<wbr>False`), never inside a word, so a long name does not make a
+    table wider than the page."""
+    for literal in list(doctree.findall(nodes.literal)):
+        if not any(isinstance(parent, nodes.entry) for parent in _ancestors(literal)):
+            continue
+        text = literal.astext()
+        pieces = _NAME_JOINT.split(text)
+        if len(pieces) < 2 or len(literal.children) != 1 or not isinstance(literal.children[0], nodes.Text):
+            continue
+        children: list[nodes.Node] = []
+        for piece in pieces:
+            if children:
+                children.append(nodes.raw("", "<wbr>", format="html"))
+            children.append(nodes.Text(piece))
+        literal.clear()
+        literal.extend(children)
+
+
+def _ancestors(node: nodes.Node):
+    parent = node.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
+
+
 # -- badges ---------------------------------------------------------------------------------
 
 def _language_of(inliner) -> str:
@@ -349,3 +380,4 @@ def setup_site(app: Sphinx) -> None:
     app.connect("html-page-context", page_context)
     app.connect("html-page-context", add_search_script)
     app.connect("build-finished", write_api_index)
+    app.connect("doctree-resolved", breakable_code_in_tables)

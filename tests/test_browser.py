@@ -170,6 +170,13 @@ def test_overview_tables_fit_their_column_at_1400px(page, server: str):
     assert widths and all(right <= column + 1 for right, column in widths), widths
 
 
+@pytest.mark.parametrize("page_path", ["torch.nn/BatchNorm2d", "torch.nn/EmbeddingBag", "torch.nn.functional/interpolate"])
+def test_differences_table_fits_its_column_at_1400px(page, server: str, page_path: str):
+    page.goto(f"{server}/docs/api/{page_path}.html")  # long names in code, in name and note cells
+    scroll = page.eval_on_selector("#differences .table-wrapper", "w => w.scrollWidth - w.clientWidth")
+    assert scroll <= 1, scroll
+
+
 CONTRAST = """(elements) => elements.map(element => {
     const rgb = value => value.match(/[\\d.]+/g).slice(0, 3).map(Number);
     const luminance = ([r, g, b]) => {
