@@ -224,18 +224,28 @@ def _breakable_names(toc: str) -> str:
 
 
 _NAME_JOINT = re.compile(r"(?<=[_.=])(?=\w)")
+LONG_CODE_WORD = 16  # characters: a shorter word of code fits any column
+
+
+def wrap_points(code: str) -> list[str]:
+    """``code`` cut where it may wrap: after an underscore, a dot or an equals sign inside a word
+    longer than ``LONG_CODE_WORD`` (``track_running_stats=False``), never inside a word part."""
+    pieces = [""]
+    for token in re.split(r"(\s+)", code):
+        parts = _NAME_JOINT.split(token) if len(token) > LONG_CODE_WORD else [token]
+        pieces[-1] += parts[0]
+        pieces.extend(parts[1:])
+    return pieces
 
 
 def breakable_code_in_tables(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    """doctree-resolved: code in a table cell may wrap after an underscore, a dot or an equals sign
-    (`track_running_<wbr>stats=<wbr>False`), never inside a word, so a long name does not make a
-    table wider than the page."""
+    """doctree-resolved: long code in a table cell may wrap (``wrap_points``, a ``<wbr>`` at each),
+    so a long name does not make a table wider than the page."""
     for literal in list(doctree.findall(nodes.literal)):
-        if not any(isinstance(parent, nodes.entry) for parent in _ancestors(literal)):
+        if len(literal.children) != 1 or not isinstance(literal.children[0], nodes.Text):
             continue
-        text = literal.astext()
-        pieces = _NAME_JOINT.split(text)
-        if len(pieces) < 2 or len(literal.children) != 1 or not isinstance(literal.children[0], nodes.Text):
+        pieces = wrap_points(literal.astext())
+        if len(pieces) < 2 or not any(isinstance(parent, nodes.entry) for parent in _ancestors(literal)):
             continue
         children: list[nodes.Node] = []
         for piece in pieces:

@@ -286,6 +286,15 @@ def test_code_is_highlighted_without_spans_that_draw_plain_text(site: Path):
     assert not classes & {"n", "p", "w"}  # names, punctuation, spaces: drawn as plain text by both styles
 
 
+def test_long_code_in_a_table_may_wrap_only_between_its_parts():
+    from generator.site import wrap_points
+
+    assert wrap_points("track_running_stats=False") == ["track_", "running_", "stats=", "False"]
+    assert wrap_points("running_mean") == ["running_mean"]  # short enough for any column
+    assert "".join(wrap_points("x = torch.nn.utils.rnn.pack_padded_sequence(x)")) == \
+        "x = torch.nn.utils.rnn.pack_padded_sequence(x)"
+
+
 def test_edit_link_points_to_the_yaml_and_no_source_is_offered(site: Path):
     page = soup(site / "docs" / "api" / "torch.nn" / "Linear.html")
     edit = page.select_one(".edit-this-page a")
