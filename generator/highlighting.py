@@ -2,7 +2,7 @@
 
 Pygments wraps every token in a ``<span class="...">``, also names, punctuation and whitespace,
 which the site's code styles (light and dark) draw exactly as plain code text. Those spans are
-about a third of a mapping page's HTML. The formatter below leaves them out: a token type gets a
+about a sixth of a mapping page's HTML. The formatter below leaves them out: a token type gets a
 span only where one of the two styles draws it differently from plain text, so the page looks the
 same and weighs less.
 """
