@@ -73,7 +73,9 @@ def synthetic_copy(data: dict, number: int, probes: bool = True) -> dict:
         side["signature"] = side["signature"].replace(api, renamed)
         side["api"] = renamed
         side.pop("url", None)
-    marked = lambda code: f"# synthetic copy {number}\n{code}"  # noqa: E731
+    def marked(code: str) -> str:
+        return f"# synthetic copy {number}\n{code}"
+
     for example in copy.get("examples", []):
         for side in ("source", "target"):
             if example.get(side):

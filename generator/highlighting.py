@@ -15,9 +15,6 @@ from pygments.token import STANDARD_TYPES, Text, Whitespace
 from sphinx.application import Sphinx
 from sphinx.highlighting import PygmentsBridge
 
-_INVISIBLE_IN_WHITESPACE = ("color",)  # the colour of a space is never seen
-
-
 def _drawn(style: type[Style], token_type) -> dict:
     return dict(style.style_for_token(token_type))
 
@@ -26,10 +23,9 @@ def drawn_as_text(token_type, styles: list[type[Style]]) -> bool:
     """Whether every style draws ``token_type`` as it draws plain text."""
     for style in styles:
         drawn, text = _drawn(style, token_type), _drawn(style, Text)
-        if token_type in Whitespace:
-            for key in _INVISIBLE_IN_WHITESPACE:
-                drawn.pop(key, None)
-                text.pop(key, None)
+        if token_type in Whitespace:  # the colour of a space is never seen
+            drawn.pop("color", None)
+            text.pop("color", None)
         if drawn != text:
             return False
     return True
@@ -44,7 +40,6 @@ def quiet_formatter(styles: list[type[Style]]) -> type[HtmlFormatter]:
         def _get_css_classes(self, ttype):
             return "" if ttype in plain else super()._get_css_classes(ttype)
 
-    QuietHtmlFormatter.plain = plain
     return QuietHtmlFormatter
 
 

@@ -241,26 +241,18 @@ def wrap_points(code: str) -> list[str]:
 def breakable_code_in_tables(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """doctree-resolved: long code in a table cell may wrap (``wrap_points``, a ``<wbr>`` at each),
     so a long name does not make a table wider than the page."""
-    for literal in list(doctree.findall(nodes.literal)):
-        if len(literal.children) != 1 or not isinstance(literal.children[0], nodes.Text):
-            continue
-        pieces = wrap_points(literal.astext())
-        if len(pieces) < 2 or not any(isinstance(parent, nodes.entry) for parent in _ancestors(literal)):
-            continue
-        children: list[nodes.Node] = []
-        for piece in pieces:
-            if children:
-                children.append(nodes.raw("", "<wbr>", format="html"))
-            children.append(nodes.Text(piece))
-        literal.clear()
-        literal.extend(children)
-
-
-def _ancestors(node: nodes.Node):
-    parent = node.parent
-    while parent is not None:
-        yield parent
-        parent = parent.parent
+    for entry in doctree.findall(nodes.entry):
+        for literal in list(entry.findall(nodes.literal)):
+            if len(literal.children) != 1 or not isinstance(literal.children[0], nodes.Text):
+                continue  # already cut (a table inside a table), or holds markup
+            pieces = wrap_points(literal.astext())
+            if len(pieces) < 2:
+                continue
+            children: list[nodes.Node] = [nodes.Text(pieces[0])]
+            for piece in pieces[1:]:
+                children += [nodes.raw("", "<wbr>", format="html"), nodes.Text(piece)]
+            literal.clear()
+            literal.extend(children)
 
 
 # -- badges ---------------------------------------------------------------------------------
