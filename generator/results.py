@@ -134,13 +134,14 @@ def expectation(example, side: str, result: SnippetResult | None, device: str) -
     """"ok", "expected-failure", "unexpected-failure", "unexpected-success" or "not run".
 
     A failure is expected when the example declares one for this side and device and its
-    ``error`` text is in ``failure_text(result)``.
+    ``error`` text is in ``failure_text(result)``. A run that succeeds where a failure is declared is
+    "unexpected-success", unless the declaration says the failure is machine-dependent.
     """
     if result is None:
         return "not run"
     declared = example.expected_failure(side, device)
     if result.status == "ok":
-        return "unexpected-success" if declared is not None else "ok"
+        return "unexpected-success" if declared is not None and not declared.machine_dependent else "ok"
     if declared is None:
         return "unexpected-failure"
     return "expected-failure" if declared.error in failure_text(result) else "unexpected-failure"

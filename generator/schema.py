@@ -260,6 +260,12 @@ class ExpectedFailure(Strict):
         "declaration explains only a failure with this text, never another failure on the same device."
     )
     reason: Localized | None = Field(default=None, description="Why it fails, shown on the page.")
+    machine_dependent: bool = Field(
+        default=False,
+        description="The failure was seen on some machines of these devices and not on others (it depends on "
+        "the CPU or a library build): a run that succeeds is accepted too, and the page shows what the "
+        "build machine printed. The reason should say so.",
+    )
 
 
 class Setup(Strict):

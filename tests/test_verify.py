@@ -74,6 +74,16 @@ def test_declared_failure_that_no_longer_happens_is_reported(tmp_path: Path):
     assert "is declared to fail on cpu ('unregistered') but ran" in stale
 
 
+
+def test_machine_dependent_failure_may_run(tmp_path: Path):
+    """A failure seen on some machines only (``machine_dependent``) accepts a run that succeeds; one
+    that is not declared so is still reported when it runs."""
+    folder = tmp_path / "mappings"
+    declared = COMPLETE_MAPPING + ("    expected_failures:\n"
+                                   "      - {side: target, devices: [cpu], error: unregistered, machine_dependent: true}\n")
+    write_mapping(folder, "torch.nn/L1Loss.yaml", declared)
+    assert messages(run_verify(folder, tmp_path), "example") == []
+
 def test_renamed_parameter_is_named(tmp_path: Path):
     folder = tmp_path / "mappings"
     write_mapping(folder, "torch.nn/L1Loss.yaml", COMPLETE_MAPPING.replace("source: reduction,", "source: reductoin,"))
