@@ -244,7 +244,7 @@ def _probe_run(variants, template, namespace):
     # The first marker line names this run's nonce, before any probed code runs; every result line
     # carries it, so what the probed code prints cannot pass for a result.
     marker = %(marker)r + _os.urandom(16).hex()
-    print(marker, flush=True)
+    print("\n" + marker, flush=True)  # at a line start, whatever was printed before
     for name, inputs in variants:
         scope = dict(namespace)
         try:
