@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import enum
 import json
+import math
 import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -29,7 +30,8 @@ MAX_TIMEOUT = 3600
 # Bounds of a probes section, so that its inputs and variants stay small whatever the YAML says:
 # a tensor input's rank, each dimension and its number of elements (the 323 mappings reach rank 5,
 # dimension 16 and 512 elements), the inputs of one probe (they reach 7) and the further values of
-# one parameter (they reach 5). They bound the variants too: at most 21, plus 20 per input.
+# one parameter (they reach 5). They bound the variants too: at most 21, plus 20 per input. An
+# `index` input's values stay within int32.
 MAX_PROBE_RANK = 8
 MAX_PROBE_DIMENSION = 4096
 MAX_PROBE_ELEMENTS = 4096
@@ -357,9 +359,7 @@ ScalarValue = bool | int | float | str | list[bool | int | float | str] | None
 
 
 def small_tensor_shape(shape: list[int]) -> list[int]:
-    elements = 1
-    for size in shape:
-        elements *= size
+    elements = math.prod(shape)
     if elements > MAX_PROBE_ELEMENTS:
         raise ValueError(f"a probe tensor may hold at most {MAX_PROBE_ELEMENTS} elements; this shape holds "
                          f"{elements}")
@@ -387,7 +387,8 @@ class ProbeInput(Strict):
         description="Values of a tensor: `real` (normal), `positive` (0.1 to 2), `unit` (0 to 1), `sign` "
         "(-1 or 1), `index` (integers 0 to `high` - 1).",
     )
-    high: Annotated[int, Field(ge=1, le=MAX_PROBE_INDEX)] = Field(default=2, description="`index` domain: one more than the largest value.")
+    high: Annotated[int, Field(ge=1, le=MAX_PROBE_INDEX)] = Field(
+        default=2, description="`index` domain: one more than the largest value.")
     vary_dtype: bool = Field(default=True, description="The `dtype` variants cast this tensor to every dtype.")
     special: bool = Field(default=True, description="The `special` variants put NaN, ±inf, ±0, denormals, very "
                           "large and very small values into this tensor (float tensors only).")

@@ -221,7 +221,8 @@ def test_the_driver_keeps_its_results_apart_from_what_the_probed_code_prints():
     side = parse_side("numpy", snippet_result(printed.getvalue()), variants)
     assert side.failure is None and set(side.outcomes) == {"random", "scalar"}
     for variant in variants:
-        expected = np.array(namespace["_probe_numbers"](variant.inputs["input"]), dtype=np.float64).astype("float32") * 2
+        numbers = namespace["_probe_numbers"](variant.inputs["input"])
+        expected = np.array(numbers, dtype=np.float64).astype("float32") * 2
         assert side.outcomes[variant.name].get("values") == expected.reshape(-1).tolist(), side.outcomes
 
 
@@ -252,8 +253,8 @@ def test_variants_lost_to_the_output_limit_are_neither_agreeing_nor_differing(tm
 
 # ---------------------------------------------------------------- on the real frameworks
 
-SPOOFING = probes_yaml(extra="  variants: [random, scalar]\n").replace(
-    "  source: input\n", "  source: |\n    print('@@probe 5')\n    print('@@probe {\"variant\": \"random\"}')\n    input\n")
+SPOOFING = probes_yaml(extra="  variants: [random, scalar]\n").replace("  source: input\n", (
+    "  source: |\n    print('@@probe 5')\n    print('@@probe {\"variant\": \"random\"}')\n    input\n"))
 # 19 variants of 1,024 numbers each: more than 64 KiB of records, some of them read
 LARGE = probes_yaml("[1024]", "  variants: [random, special, dtype]\n")
 
