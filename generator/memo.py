@@ -114,7 +114,7 @@ def result_keys(loaded: LoadedMapping, device: str) -> list[str]:
 
     keys = [cache_key(snippet, device) for _, snippet in snippets_of([loaded])]
     if loaded.mapping.probes is not None:
-        keys += [cache_key(snippet, device) for _, snippet in probe_snippets(loaded.mapping, values=False)[1]]
+        keys += [cache_key(snippet, device) for _, snippet in probe_snippets(loaded.mapping)[1]]
     return keys
 
 

@@ -4,15 +4,23 @@ Contract
 --------
 * ``derive_variants(probes)`` turns a mapping's ``probes`` section into a fixed list of named
   variants (``random``, ``special:nan``, ``dtype:int8``, ``broadcast:x``, ``parameter:p=2``, ...).
-  Every random number comes from a generator seeded by the variant's name, so the same YAML
-  always gives the same inputs, and adding a variant never changes the others.
+  A variant holds its inputs' specs (``tensor_spec``: dtype, shape, domain, the seed of its
+  numbers), never their values: the driver builds each input in the worker (``_probe_input``),
+  from a generator seeded by the variant's and the input's names, so the same YAML always gives
+  the same inputs, adding a variant never changes the others, and the build process holds no
+  input values whatever the shapes (which ``schema`` bounds anyway).
 * ``probe_snippets`` makes one ``execute.Snippet`` per side (source, target, each further target):
   a driver that builds every variant's inputs as that framework's tensors, runs the call template,
   waits for the framework (MindSpore runs ops asynchronously), and prints one JSON line per
   variant. They run through the same ``execute.Executor`` (warm contained workers, result cache)
   as examples, so a no-op rebuild runs nothing. A driver's cache key is its ``probe_identity``
   (the probe spec, the call template and a fingerprint of the code that derives inputs and
-  drives the call), not its code: a rebuild whose results are all cached derives no input values.
+  drives the call), not its code.
+* The result lines carry a nonce that the driver draws in the worker and announces before any
+  probed code runs (``MARKER``): what the probed code prints cannot pass for a result.
+  ``parse_side`` never raises: a variant without a readable outcome is lost, and its side gets a
+  ``failure``; a lost variant is neither agreeing nor differing (``TargetProbes.lost``), and the
+  page and ``verify`` say how many were lost.
 * ``compare_outcomes`` compares two outcomes of one variant: raises on one side only, kind of
   result, dtype, shape, then values within the tolerance of the dtype (``TOLERANCES``).
 * ``run_probes`` returns ``{source api: MappingProbes}``; the page's "Behaviour compared" section
@@ -60,54 +68,27 @@ CHECKED_STATUSES = (Status.consistent, Status.names_differ)
 class Variant:
     name: str  # "special:nan"; what difference rows name in ``probes``
     kind: str  # one of schema.VARIANT_KINDS
-    inputs: dict  # input name -> {"tensor": dtype, "shape": [...], "values": [...]} or {"value": v}
-    # ("values" is [] in variants derived with ``with_values=False``: names and shapes only)
+    inputs: dict  # input name -> its spec (``tensor_spec``) or {"kind": "value", "value": v}
     about: str  # what is special about it, for the page
 
 
-def _rng(name: str):
-    import numpy
-
-    return numpy.random.default_rng(zlib.crc32(name.encode()))
-
-
-def _random_values(spec, dtype: str, shape: list[int], rng) -> list:
-    size = math.prod(shape)
-    if spec.domain == "index":
-        numbers = rng.integers(0, spec.high, size).tolist()
-    elif spec.domain == "sign":
-        numbers = rng.choice([-1, 1], size).tolist()
-    elif spec.domain == "positive":
-        numbers = rng.uniform(0.1, 2.0, size).tolist()
-    elif spec.domain == "unit":
-        numbers = rng.uniform(0.0, 1.0, size).tolist()
-    else:
-        numbers = rng.normal(0.0, 1.0, size).tolist()
-    if dtype == "bool":
-        return [bool(number > 0) if spec.domain in ("real", "sign") else bool(round(number)) for number in numbers]
-    if dtype not in FLOAT_DTYPES:
-        low = 0 if dtype == "uint8" else -5
-        return [int(max(low, min(5, round(number * 3 if spec.domain == "real" else number)))) for number in numbers]
-    return [round(number, 4) for number in numbers]
+def tensor_spec(spec, name: str, variant: str, dtype: str | None = None, shape: list[int] | None = None) -> dict:
+    """What the driver builds one tensor input from (``_probe_input``, in the worker): dtype, shape,
+    domain and the seed of its numbers, from the input's name and the variant's. Never the numbers:
+    the build process holds no input values, whatever the shape."""
+    return {"kind": "tensor", "dtype": dtype or spec.dtype, "shape": list(spec.shape if shape is None else shape),
+            "domain": spec.domain, "high": spec.high, "seed": zlib.crc32(f"{variant}/{name}".encode())}
 
 
-def _tensor(spec, name: str, variant: str, dtype: str | None = None, shape: list[int] | None = None,
-            values: bool = True) -> dict:
-    dtype = dtype or spec.dtype
-    shape = list(spec.shape if shape is None else shape)
-    numbers = _random_values(spec, dtype, shape, _rng(f"{variant}/{name}")) if values else []
-    return {"tensor": dtype, "shape": shape, "values": numbers}
-
-
-def _base(probes: Probes, variant: str, values: bool = True, **changes) -> dict:
+def _base(probes: Probes, variant: str, **changes) -> dict:
     """Every input as in ordinary use; ``changes`` maps input name -> (dtype, shape) overrides."""
     inputs = {}
     for name, spec in probes.inputs.items():
         if spec.kind == "value":
-            inputs[name] = {"value": spec.value}
+            inputs[name] = {"kind": "value", "value": spec.value}
         else:
             dtype, shape = changes.get(name, (None, None))
-            inputs[name] = _tensor(spec, name, variant, dtype, shape, values)
+            inputs[name] = tensor_spec(spec, name, variant, dtype, shape)
     return inputs
 
 
@@ -127,40 +108,37 @@ def _number(value: float, like) -> float | int:
     return int(value) if isinstance(like, int) and not isinstance(like, bool) and float(value).is_integer() else value
 
 
-def derive_variants(probes: Probes, with_values: bool = True) -> list[Variant]:
-    """Every variant of ``probes``, in a fixed order, named uniquely. ``with_values=False``: without
-    the tensors' values (no random numbers drawn), for what needs only names and descriptions."""
+def derive_variants(probes: Probes) -> list[Variant]:
+    """Every variant of ``probes``, in a fixed order, named uniquely (specs only, no values)."""
     tensors = {name: spec for name, spec in probes.inputs.items() if spec.kind == "tensor"}
     values = {name: spec for name, spec in probes.inputs.items() if spec.kind == "value"}
     kinds = set(probes.variants)
     variants: list[Variant] = []
     if "random" in kinds:
-        variants.append(Variant("random", "random", _base(probes, "random", with_values), "ordinary random values"))
+        variants.append(Variant("random", "random", _base(probes, "random"), "ordinary random values"))
     if "special" in kinds:
         floats = [name for name, spec in tensors.items() if spec.special and spec.dtype in FLOAT_DTYPES]
         for label, number in SPECIAL_VALUES.items():
             if not floats:
                 break
             name = f"special:{label}"
-            inputs = _base(probes, name, with_values)
+            inputs = _base(probes, name)
             for input_name in floats:
-                tensor = inputs[input_name]
-                row = math.prod(tensor["shape"][1:]) if len(tensor["shape"]) > 1 else 1
-                tensor["values"][:row] = [number] * min(row, len(tensor["values"]))
+                inputs[input_name]["first_row"] = number
             variants.append(Variant(name, "special", inputs, f"{number!r} in the first row of "
                                     + ", ".join(floats)))
     if "empty" in kinds and tensors:
         changes = {name: (None, [0, *spec.shape[1:]] if spec.shape else [0]) for name, spec in tensors.items()}
-        variants.append(Variant("empty", "empty", _base(probes, "empty", with_values, **changes), "leading dimension 0"))
+        variants.append(Variant("empty", "empty", _base(probes, "empty", **changes), "leading dimension 0"))
     if "scalar" in kinds and tensors:
         changes = {name: (None, []) for name in tensors}
-        variants.append(Variant("scalar", "scalar", _base(probes, "scalar", with_values, **changes), "0-d tensors"))
+        variants.append(Variant("scalar", "scalar", _base(probes, "scalar", **changes), "0-d tensors"))
     if "dtype" in kinds:
         varying = [name for name, spec in tensors.items() if spec.vary_dtype]
         for dtype in PROBE_DTYPES if varying else ():
             name = f"dtype:{dtype}"
             changes = {input_name: (dtype, None) for input_name in varying}
-            variants.append(Variant(name, "dtype", _base(probes, name, with_values, **changes), f"{', '.join(varying)} as {dtype}"))
+            variants.append(Variant(name, "dtype", _base(probes, name, **changes), f"{', '.join(varying)} as {dtype}"))
     if "broadcast" in kinds:
         for input_name, spec in tensors.items():
             if not spec.broadcast or not spec.shape:
@@ -168,7 +146,7 @@ def derive_variants(probes: Probes, with_values: bool = True) -> list[Variant]:
             for suffix, shape, about in (("", [1, *spec.shape[1:]], "leading dimension 1"),
                                          (":rank", list(spec.shape[1:]), "leading dimension dropped")):
                 name = f"broadcast:{input_name}{suffix}"
-                inputs = _base(probes, name, with_values, **{input_name: (None, shape)})
+                inputs = _base(probes, name, **{input_name: (None, shape)})
                 variants.append(Variant(name, "broadcast", inputs, f"{input_name} with {about}"))
     if "parameter" in kinds:
         for input_name, spec in values.items():
@@ -182,8 +160,8 @@ def derive_variants(probes: Probes, with_values: bool = True) -> list[Variant]:
                     continue
                 seen.add(key)
                 name = f"parameter:{input_name}={_short(value)}"
-                inputs = _base(probes, name, with_values)
-                inputs[input_name] = {"value": value}
+                inputs = _base(probes, name)
+                inputs[input_name] = {"kind": "value", "value": value}
                 variants.append(Variant(name, "parameter", inputs, f"{input_name}={_short(value)}: {about}"))
     return variants
 
@@ -197,14 +175,45 @@ def _short(value) -> str:
 # ---------------------------------------------------------------- the driver run in a worker
 
 _COMMON = r'''
-import ast as _ast, json as _json, math as _math
+import ast as _ast, json as _json, math as _math, os as _os
 import numpy as np
 
+def _probe_numbers(spec):
+    """The numbers of one tensor input (a flat list), drawn from the generator seeded by its spec."""
+    rng = np.random.default_rng(spec["seed"])
+    size = _math.prod(spec["shape"])
+    domain, dtype = spec["domain"], spec["dtype"]
+    if domain == "index":
+        numbers = rng.integers(0, spec["high"], size).tolist()
+    elif domain == "sign":
+        numbers = rng.choice([-1, 1], size).tolist()
+    elif domain == "positive":
+        numbers = rng.uniform(0.1, 2.0, size).tolist()
+    elif domain == "unit":
+        numbers = rng.uniform(0.0, 1.0, size).tolist()
+    else:
+        numbers = rng.normal(0.0, 1.0, size).tolist()
+    if dtype == "bool":
+        numbers = [bool(number > 0) if domain in ("real", "sign") else bool(round(number)) for number in numbers]
+    elif dtype not in %(floats)r:
+        low = 0 if dtype == "uint8" else -5
+        numbers = [int(max(low, min(5, round(number * 3 if domain == "real" else number)))) for number in numbers]
+    else:
+        numbers = [round(number, 4) for number in numbers]
+    if "first_row" in spec:  # a special value
+        row = _math.prod(spec["shape"][1:]) if len(spec["shape"]) > 1 else 1
+        numbers[:row] = [spec["first_row"]] * min(row, len(numbers))
+    return numbers
+
 def _probe_array(spec):
-    dtype = spec["tensor"]
+    dtype = spec["dtype"]
     made = "float32" if dtype == "bfloat16" else dtype
-    return np.array(spec["values"], dtype=np.float64 if made in ("float16", "float32", "float64") else None
+    return np.array(_probe_numbers(spec), dtype=np.float64 if made in ("float16", "float32", "float64") else None
                     ).astype(made).reshape(spec["shape"])
+
+def _probe_input(spec):
+    """One input of a probe call, built from its spec (``probes.tensor_spec``, or a plain value)."""
+    return _probe_tensor(spec) if spec["kind"] == "tensor" else _probe_plain(spec["value"])
 
 def _probe_plain(value):
     return tuple(_probe_plain(item) for item in value) if isinstance(value, list) else value
@@ -232,11 +241,15 @@ def _probe_run(variants, template, namespace):
     last = tree.body.pop()
     body_code = compile(tree, "<probe>", "exec")
     last_code = compile(_ast.Expression(last.value), "<probe>", "eval")
+    # The first marker line names this run's nonce, before any probed code runs; every result line
+    # carries it, so what the probed code prints cannot pass for a result.
+    marker = %(marker)r + _os.urandom(16).hex()
+    print("\n" + marker, flush=True)  # at a line start, whatever was printed before
     for name, inputs in variants:
         scope = dict(namespace)
         try:
             for key, spec in inputs.items():
-                scope[key] = _probe_tensor(spec) if "tensor" in spec else _probe_plain(spec["value"])
+                scope[key] = _probe_input(spec)
             exec(body_code, scope)
             outcome = _probe_encode(eval(last_code, scope))
             _probe_sync()
@@ -252,7 +265,7 @@ def _probe_run(variants, template, namespace):
                 pass
             first = next((line.strip() for line in text.splitlines() if any(c.isalnum() for c in line)), "")
             outcome = {"error": type(error).__name__, "message": first[:300]}
-        print(%(marker)r + _json.dumps({"variant": name, **outcome}), flush=True)
+        print("\n" + marker + " " + _json.dumps({"variant": name, **outcome}), flush=True)  # at a line start
 '''
 
 _TORCH = r'''
@@ -262,7 +275,7 @@ import torch.nn.functional as F
 
 def _probe_tensor(spec):
     tensor = torch.from_numpy(_probe_array(spec).copy())
-    return tensor.to(torch.bfloat16) if spec["tensor"] == "bfloat16" else tensor
+    return tensor.to(torch.bfloat16) if spec["dtype"] == "bfloat16" else tensor
 
 def _probe_numpy(value):
     if isinstance(value, np.ndarray):
@@ -290,7 +303,7 @@ except ImportError:
 
 def _probe_tensor(spec):
     array = _probe_array(spec)
-    if spec["tensor"] == "bfloat16":
+    if spec["dtype"] == "bfloat16":
         return mindspore.Tensor(array, dtype=mindspore.bfloat16)
     return mindspore.Tensor(array)
 
@@ -312,8 +325,14 @@ DRIVERS = {"torch": _TORCH, "mindspore": _MINDSPORE}
 
 
 @cache
+def driver_common() -> str:
+    """The part of every driver that needs numpy alone: building inputs, encoding outcomes, the loop."""
+    return _COMMON % {"kept": VALUES_KEPT, "marker": MARKER, "floats": FLOAT_DTYPES}
+
+
+@cache
 def driver_setup(framework: str) -> str:
-    return _COMMON % {"kept": VALUES_KEPT, "marker": MARKER} + DRIVERS[framework]
+    return driver_common() + DRIVERS[framework]
 
 
 def driver_code(variants: list[Variant], template: str) -> str:
@@ -327,21 +346,24 @@ def driver_code(variants: list[Variant], template: str) -> str:
 
 @dataclass
 class ProbeSide:
-    """One side's run: the API, and per variant name its outcome (``error``/``message`` or a result)."""
+    """One side's run: the API, and per variant name its outcome (``error``/``message`` or a result).
+    A variant missing from ``outcomes`` was not run, or its outcome was lost (``failure`` says why)."""
 
     api: str
     outcomes: dict[str, dict]
-    failure: str | None = None  # the whole side failed (worker crash, timeout): ``failure_text``
+    failure: str | None = None  # the side stopped part-way (crash, timeout, output limit) or lost outcomes
 
 
 @dataclass
 class TargetProbes:
-    """Source against one target: which variants agree, and why the others differ."""
+    """Source against one target: which variants agree, and why the others differ. A variant without
+    an outcome on either side is ``lost``: neither agreeing nor differing."""
 
     target: ProbeSide
     differences: dict[str, str]  # variant name -> what differs
     agreeing: int
     not_comparable: dict[str, str] = field(default_factory=dict)  # variant -> declared failure on this device
+    lost: list[str] = field(default_factory=list)  # variants not run or lost on the source or this target
 
 
 @dataclass
@@ -383,64 +405,101 @@ def probe_identity(probes: Probes, template: str) -> str:
     return json.dumps([derivation_fingerprint(), spec, list(probes.variants), template], sort_keys=True)
 
 
-def probe_snippets(mapping: Mapping, values: bool = True) -> tuple[list[Variant], list[tuple[str, Snippet]]]:
-    """The variants and one driver per side. ``values=False``: variants without values and drivers
-    without code, enough to look the results up in the cache (``Snippet.identity``)."""
-    variants = derive_variants(mapping.probes, with_values=values)
+def probe_snippets(mapping: Mapping) -> tuple[list[Variant], list[tuple[str, Snippet]]]:
+    """The variants and one driver per side (its code holds the inputs' specs, never their values)."""
+    variants = derive_variants(mapping.probes)
     snippets = []
     for api, framework, template in _calls(mapping):
-        snippets.append((api, Snippet(framework, driver_code(variants, template) if values else "",
-                                      driver_setup(framework), float(mapping.probes.timeout),
-                                      probe_identity(mapping.probes, template))))
+        snippets.append((api, Snippet(framework, driver_code(variants, template), driver_setup(framework),
+                                      float(mapping.probes.timeout), probe_identity(mapping.probes, template))))
     return variants, snippets
 
 
+_NONCE = re.compile(r"[0-9a-f]{32}")
+MAX_OUTCOME_DEPTH = 32  # nested sequences in one result: deeper is not an outcome the driver prints
+_SCALAR = (bool, int, float, str, type(None))
+
+
+def _result_lines(text: str):
+    """The payloads of the driver's result lines: those that carry the nonce that the first marker
+    line names (the driver prints it before any probed code runs). What probed code prints, marker
+    or not, is never one of them."""
+    lines = iter(text.split("\n"))
+    announced = next((line[len(MARKER):] for line in lines if line.startswith(MARKER)), "")
+    if not _NONCE.fullmatch(announced):
+        return
+    prefix = f"{MARKER}{announced} "
+    for line in lines:
+        if line.startswith(prefix):
+            yield line[len(prefix):]
+
+
+def _well_formed(outcome, depth: int = 0) -> bool:
+    """An outcome as ``_probe_encode`` or the driver's error branch writes it (what comparing and
+    showing it rely on)."""
+    if not isinstance(outcome, dict) or depth > MAX_OUTCOME_DEPTH:
+        return False
+    if "error" in outcome:
+        return isinstance(outcome["error"], str) and isinstance(outcome.get("message"), str)
+    if "items" in outcome:
+        return isinstance(outcome["items"], list) and all(_well_formed(item, depth + 1) for item in outcome["items"])
+    if "object" in outcome:
+        return isinstance(outcome["object"], str)
+    if "python" in outcome:
+        return isinstance(outcome["python"], str) and isinstance(outcome.get("value"), _SCALAR)
+    shape, values = outcome.get("shape"), outcome.get("values")
+    return (isinstance(outcome.get("dtype"), str) and isinstance(shape, list) and isinstance(values, list)
+            and all(type(size) is int for size in shape) and all(isinstance(value, _SCALAR) for value in values))
+
+
+def _read_record(payload: str, names: set[str]) -> tuple[str, dict] | None:
+    """(variant, outcome) of one result line, or None when it is not readable as one."""
+    try:
+        record = json.loads(payload)
+    except (ValueError, RecursionError):  # the record that the output limit cut, among others
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("variant"), str) or record["variant"] not in names:
+        return None
+    outcome = {key: value for key, value in record.items() if key != "variant"}
+    return (record["variant"], outcome) if _well_formed(outcome) else None
+
+
 def parse_side(api: str, result, variants: list[Variant]) -> ProbeSide:
-    outcomes = {}
-    for line in result.text.splitlines():
-        if line.startswith(MARKER):
-            try:
-                record = json.loads(line[len(MARKER):])
-            except json.JSONDecodeError:  # the record that the output limit cut
-                continue
-            outcomes[record.pop("variant")] = record
+    """One side's outcomes from its driver's output. A variant without a readable outcome is lost
+    (not in ``outcomes``), and the side then has a ``failure`` saying why; nothing here raises."""
+    names = {variant.name for variant in variants}
+    outcomes: dict[str, dict] = {}
+    for payload in _result_lines(result.text):
+        record = _read_record(payload, names)
+        if record is not None:
+            outcomes.setdefault(*record)
+    lost = len(variants) - len(outcomes)
     failure = None if result.ok else failure_text(result)
     if failure is None and any(output.truncated for output in result.outputs):
         failure = (f"what the variants returned passed the output limit of {OUTPUT_LIMIT // 1024} KiB after "
                    f"{len(outcomes)} of {len(variants)} variants; make the probe inputs smaller")
-    for variant in variants:  # a crash or timeout part-way: the rest did not run
-        outcomes.setdefault(variant.name, {"error": "NotRun", "message": failure or "no outcome printed"})
+    if failure is None and lost:
+        failure = f"no readable outcome for {lost} of {len(variants)} variants"
     return ProbeSide(api, outcomes, failure)
 
 
 def run_probes(mappings, executor: Executor, frameworks=None) -> dict[str, MappingProbes]:
-    """Probe every mapping that has ``probes`` in one ``executor.run`` (shared warm workers, cached).
-
-    Drivers are looked up by identity; input values are derived only for mappings with a side to run."""
+    """Probe every mapping that has ``probes`` in one ``executor.run`` (shared warm workers, cached,
+    looked up by ``probe_identity``)."""
     from .devices import why_not_here
 
     plans = []
     snippets: list[Snippet] = []
-    owner: list[int] = []  # plan index of each snippet
     for loaded in mappings:
         mapping = loaded.mapping
         if mapping.probes is None:
             continue
-        variants, sides = probe_snippets(mapping, values=False)
+        variants, sides = probe_snippets(mapping)
         if any(why_not_here(snippet.framework, frameworks) for _, snippet in sides):
             continue
-        owner.extend([len(plans)] * len(sides))
         plans.append((mapping, variants, sides, len(snippets)))
         snippets.extend(snippet for _, snippet in sides)
-    full: dict[int, list[tuple[str, Snippet]]] = {}
-
-    def complete(index: int) -> Snippet:
-        mapping, _, _, start = plans[owner[index]]
-        if owner[index] not in full:
-            full[owner[index]] = probe_snippets(mapping)[1]
-        return full[owner[index]][index - start][1]
-
-    results = executor.run(snippets, complete) if snippets else []
+    results = executor.run(snippets) if snippets else []
     probed = {}
     for mapping, variants, sides, start in plans:
         parsed = [parse_side(api, results[start + offset], variants) for offset, (api, _) in enumerate(sides)]
@@ -460,8 +519,11 @@ def run_probes(mappings, executor: Executor, frameworks=None) -> dict[str, Mappi
 def compare_sides(source: ProbeSide, target: ProbeSide, variants: list[Variant], expected: dict | None = None) -> TargetProbes:
     """``expected``: side -> ``schema.ExpectedFailure`` declared for this device; a variant whose side
     fails with its text is not comparable here."""
-    differences, not_comparable = {}, {}
+    differences, not_comparable, lost = {}, {}, []
     for variant in variants:
+        if variant.name not in source.outcomes or variant.name not in target.outcomes:
+            lost.append(variant.name)
+            continue
         outcomes = {"source": source.outcomes[variant.name], "target": target.outcomes[variant.name]}
         declared = [failure for side, failure in (expected or {}).items()
                     if "error" in outcomes[side] and failure.error in outcome_text(outcomes[side])]
@@ -471,7 +533,8 @@ def compare_sides(source: ProbeSide, target: ProbeSide, variants: list[Variant],
         why = compare_outcomes(outcomes["source"], outcomes["target"])
         if why is not None:
             differences[variant.name] = why
-    return TargetProbes(target, differences, len(variants) - len(differences) - len(not_comparable), not_comparable)
+    agreeing = len(variants) - len(differences) - len(not_comparable) - len(lost)
+    return TargetProbes(target, differences, agreeing, not_comparable, lost)
 
 
 def outcome_text(outcome: dict) -> str:
@@ -513,10 +576,11 @@ def _compare_values(source: dict, target: dict) -> str | None:
 
 
 def _as_float(value) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, (bool, int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # a Python int beyond float's range: compared exactly
+            return None
     if isinstance(value, str) and value in ("nan", "inf", "-inf"):
         return float(value)
     return None
@@ -608,6 +672,7 @@ class BehaviourTarget:
     not_comparable: dict[str, int] = field(default_factory=dict)  # declared failure text -> variants
     differing: int = 0  # variants that differ (``rows`` groups them)
     more: list[str] = field(default_factory=list)  # differing variants beyond ``SHOWN_GROUPS`` rows
+    lost: int = 0  # variants not run, or whose outcome was lost, on the source or this target
     same_as: str | None = None  # an earlier target whose differing variants and outcomes these are
 
 
@@ -677,7 +742,8 @@ def behaviour_view(mapping: Mapping, probed: MappingProbes | None) -> list[Behav
         shown_rows, hidden = rows[:SHOWN_GROUPS], rows[SHOWN_GROUPS:]
         view = BehaviourTarget(target.target.api, len(probed.variants), target.agreeing, shown_rows,
                                target.target.failure, skipped, len(target.differences),
-                               [name for row in hidden for name in (row.variant, *row.others)])
+                               [name for row in hidden for name in (row.variant, *row.others)],
+                               lost=len(target.lost))
         signature = tuple((name, why, json.dumps(target.target.outcomes[name], sort_keys=True))
                           for name, why in target.differences.items())
         if signature and signature in seen and target is not probed.main:
@@ -689,13 +755,16 @@ def behaviour_view(mapping: Mapping, probed: MappingProbes | None) -> list[Behav
 
 
 def probe_summary(probed: dict[str, MappingProbes]) -> str:
-    """One line for the CLI: mappings probed, variant runs, differences, targets that never agree."""
+    """One line for the CLI: mappings probed, variant runs, differences, lost variants, targets that
+    never agree."""
     runs = sum(len(result.variants) * len(result.targets) for result in probed.values())
     differing = sum(len(target.differences) for result in probed.values() for target in result.targets)
+    lost = sum(len(target.lost) for result in probed.values() for target in result.targets)
     cached = sum(result.cached for result in probed.values())
     silent = sorted(target.target.api for result in probed.values() for target in result.targets
                     if target.agreeing == 0 and target.differences)
     return (f"probes: {len(probed)} mappings ({cached} from cache), {runs} variant runs, {differing} differ"
+            + (f", {lost} not run or lost" if lost else "")
             + (f"; agree on no variant here: {', '.join(silent)}" if silent else ""))
 
 
@@ -718,14 +787,17 @@ def undeclared_differences(mapping: Mapping, probed: MappingProbes) -> dict[str,
 
 
 def broken_sides(probed: MappingProbes) -> list[tuple[str, str]]:
-    """("source" or "target", why) for each of the source and the main target whose probes tested
-    nothing: it stopped part-way (crash, timeout, output over the limit), or it raised on every
-    variant and no failure is declared for this device (a template that cannot run, most often)."""
+    """("source" or "target", why) for each of the source and the main target whose probes did not
+    test everything: it stopped part-way or lost outcomes (crash, timeout, output over the limit; how
+    many variants were lost is said), or it raised on every variant and no failure is declared for
+    this device (a template that cannot run, most often)."""
     main = probed.main
     found = []
     for label, side in (("source", probed.source), ("target", main.target)):
         if side.failure:
-            found.append((label, f"stopped part-way: {side.failure}"))
+            lost = sum(variant.name not in side.outcomes for variant in probed.variants)
+            found.append((label, f"stopped part-way, {lost} of {len(probed.variants)} variants not run or lost: "
+                                 f"{side.failure}"))
         elif not main.not_comparable and all("error" in outcome for outcome in side.outcomes.values()):
             first = next(iter(side.outcomes.values()), {"error": "no variant"})
             found.append((label, f"raised on every variant, e.g. {outcome_text(first)}"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import enum
 import json
+import math
 import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -25,6 +26,18 @@ from .i18n import LANGUAGES, LocalText, N_, gettext
 MAX_API_LENGTH = 200
 MAX_URL_LENGTH = 2000
 MAX_TIMEOUT = 3600
+
+# Bounds of a probes section, so that its inputs and variants stay small whatever the YAML says:
+# a tensor input's rank, each dimension and its number of elements (the 323 mappings reach rank 5,
+# dimension 16 and 512 elements), the inputs of one probe (they reach 7) and the further values of
+# one parameter (they reach 5). They bound the variants too: at most 21, plus 20 per input. An
+# `index` input's values stay within int32.
+MAX_PROBE_RANK = 8
+MAX_PROBE_DIMENSION = 4096
+MAX_PROBE_ELEMENTS = 4096
+MAX_PROBE_INPUTS = 16
+MAX_PROBE_VALUES = 16
+MAX_PROBE_INDEX = 1 << 31
 
 # Control characters that Sphinx's reader or the XML of the site cannot carry (tab, line feed and
 # carriage return are text); DEL and the noncharacters U+FFFE/U+FFFF as well.
@@ -351,27 +364,46 @@ VariantKind = Literal["random", "special", "empty", "scalar", "dtype", "broadcas
 ScalarValue = bool | int | float | str | list[bool | int | float | str] | None
 
 
+def small_tensor_shape(shape: list[int]) -> list[int]:
+    elements = math.prod(shape)
+    if elements > MAX_PROBE_ELEMENTS:
+        raise ValueError(f"a probe tensor may hold at most {MAX_PROBE_ELEMENTS} elements; this shape holds "
+                         f"{elements}")
+    return shape
+
+
+ProbeShape = Annotated[
+    list[Annotated[int, Field(ge=0, le=MAX_PROBE_DIMENSION)]],
+    Field(max_length=MAX_PROBE_RANK),
+    AfterValidator(small_tensor_shape),
+]
+
+
 class ProbeInput(Strict):
     """One named input of the probe calls: a tensor (made on each side from the same numbers) or a
     plain Python value (a parameter)."""
 
     kind: Literal["tensor", "value"] = Field(description="`tensor` or `value` (a parameter passed as is).")
-    shape: list[Annotated[int, Field(ge=0)]] | None = Field(default=None, description="Tensor shape, e.g. `[3, 4]`.")
+    shape: ProbeShape | None = Field(
+        default=None, description=f"Tensor shape, e.g. `[3, 4]` (rank at most {MAX_PROBE_RANK}, each dimension at most "
+        f"{MAX_PROBE_DIMENSION}, at most {MAX_PROBE_ELEMENTS} elements).")
     dtype: ProbeDtype = Field(default="float32", description="Tensor dtype of the ordinary variants.")
     domain: Literal["real", "positive", "unit", "sign", "index"] = Field(
         default="real",
         description="Values of a tensor: `real` (normal), `positive` (0.1 to 2), `unit` (0 to 1), `sign` "
         "(-1 or 1), `index` (integers 0 to `high` - 1).",
     )
-    high: Annotated[int, Field(ge=1)] = Field(default=2, description="`index` domain: one more than the largest value.")
+    high: Annotated[int, Field(ge=1, le=MAX_PROBE_INDEX)] = Field(
+        default=2, description="`index` domain: one more than the largest value.")
     vary_dtype: bool = Field(default=True, description="The `dtype` variants cast this tensor to every dtype.")
     special: bool = Field(default=True, description="The `special` variants put NaN, ±inf, ±0, denormals, very "
                           "large and very small values into this tensor (float tensors only).")
     broadcast: bool = Field(default=False, description="The `broadcast` variants give this tensor a shape that "
                             "broadcasts against the others (leading dimension 1, leading dimension dropped).")
     value: ScalarValue = Field(default=None, description="`value`: what the ordinary variants pass.")
-    values: list[ScalarValue] = Field(default_factory=list, description="`value`: further values to try, one "
-                                      "variant each (documented choices, other accepted types).")
+    values: list[ScalarValue] = Field(default_factory=list, max_length=MAX_PROBE_VALUES,
+                                      description="`value`: further values to try, one variant each (documented "
+                                      f"choices, other accepted types; at most {MAX_PROBE_VALUES}).")
     range: tuple[float | None, float | None] | None = Field(
         default=None,
         description="`value`: the documented range `[low, high]` (`null` for open): variants at both ends and "
@@ -404,7 +436,8 @@ class Probes(Strict):
     """
 
     inputs: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ProbeInput] = Field(
-        min_length=1, description="Named inputs of the call templates.")
+        min_length=1, max_length=MAX_PROBE_INPUTS,
+        description=f"Named inputs of the call templates (at most {MAX_PROBE_INPUTS}).")
     source: Code = Field(description="Call template for the source API.")
     target: Code = Field(description="Call template for the target API (with status `no-counterpart`: the "
                          "page's workaround, written with the other framework).")
@@ -414,7 +447,8 @@ class Probes(Strict):
     variants: list[VariantKind] = Field(
         default_factory=lambda: list(VARIANT_KINDS),
         description="Which variant kinds to derive: " + ", ".join(f"`{kind}`" for kind in VARIANT_KINDS) + ".")
-    timeout: float = Field(default=120, gt=0, description="Seconds all variants of one side may run.")
+    timeout: float = Field(default=120, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False,
+                           description=f"Seconds all variants of one side may run (at most {MAX_TIMEOUT}).")
     expected_failures: list[ExpectedFailure] = Field(
         default_factory=list,
         description="Failures of the source or the main target on some devices (a missing kernel, say): "

@@ -505,7 +505,7 @@ def probe_findings(loaded: LoadedMapping, probed: dict) -> list[Finding]:
     for side, why in broken_sides(result):
         api = mapping.side_api(side)
         findings.append(Finding("probes", loaded.path, loaded.line_of("probes", side),
-                                f"the probes of {api} test nothing: the `{side}` call template {why}. Fix the "
+                                f"the probes of {api} are broken: the `{side}` call template {why}. Fix the "
                                 "template, or declare the failure under `probes.expected_failures`.", name=name))
     for index, pattern, why in stale_declarations(mapping, result):
         findings.append(Finding("probes", loaded.path, loaded.line_of("differences", index, "probes"),
