@@ -1,0 +1,114 @@
+"""Hostile data beside the mappings' markup (issue 26, item 10): YAML values that cannot be built,
+rows of the output cache, the coverage file, and ``other_pairs`` that give a source API a second
+page or turn a pair around.
+
+Every payload is written here. Whatever crosses a process boundary runs under a timeout and a
+memory limit; nothing runs an example.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.loader import load_mappings
+from generator.scaffold import find_mapping_of
+
+from .conftest import ROOT, SMALL_PROBES, VALID_MAPPING, write_mapping
+
+
+def problems_of(*paths: Path) -> list[str]:
+    return [str(problem) for problem in load_mappings(list(paths)).problems]
+
+
+def bounded(memory_bytes: int = 1 << 30):
+    """preexec_fn: a child that cannot use more than ``memory_bytes`` of address space."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    return limit
+
+
+def check(*paths: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "generator", "check", *map(str, paths)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, preexec_fn=bounded())
+
+
+# --- 10a: YAML values that cannot be built ---------------------------------------------------
+
+# (what the target's summary on line 10 reads, a piece of the message). Each used to escape the
+# loader as a Python exception (ValueError, KeyError, AttributeError) or, for a tag, to end the
+# file's checking at its first problem.
+UNBUILDABLE = [
+    pytest.param("2024-02-31", "cannot read `2024-02-31` as a date (day is out of range for month); quote it",
+                 id="impossible-date"),
+    pytest.param("2001-12-14t21:59:43.10+99:00", "as a date (offset must be a timedelta", id="impossible-offset"),
+    pytest.param("!!int abc", "cannot read `abc` as an integer", id="int-tag"),
+    pytest.param("!!float x", "cannot read `x` as a number", id="float-tag"),
+    pytest.param("9" * 5000, "(5000 characters)` as an integer (Exceeds the limit (4300 digits)", id="5000-digits"),
+    pytest.param("!!int 1" + "0" * 5000, "as an integer (Exceeds the limit", id="5000-digits-tagged"),
+    pytest.param("!!binary a", "failed to decode base64 data", id="binary-garbage"),
+    pytest.param("!!timestamp garbage", "cannot read `garbage` as a date", id="timestamp-garbage"),
+    pytest.param("!!bool maybe", "cannot read `maybe` as true or false", id="bool-tag"),
+    pytest.param("!unknown value", "unknown tag `!unknown`", id="unknown-tag"),
+]
+
+
+def with_summary(value: str, status: str = "names-differ") -> str:
+    text = VALID_MAPPING.replace("  summary: The same loss.", f"  summary: {value}")
+    return text.replace("status: names-differ", f"status: {status}")
+
+
+@pytest.mark.parametrize(("value", "message"), UNBUILDABLE)
+def test_a_value_yaml_cannot_build_is_a_located_problem_beside_the_files_others(tmp_path: Path, value: str, message: str):
+    path = write_mapping(tmp_path, "torch.nn/L1Loss.yaml", with_summary(value, status="similar"))
+    problems = problems_of(path)
+    assert len(problems) == 2, problems
+    assert problems[0].startswith(f"{path}:10:12: target.summary: "), problems
+    assert message in problems[0]
+    assert problems[1].startswith(f"{path}:11:1: status: Input should be"), problems  # checked in the same pass
+
+
+def test_a_key_yaml_cannot_build_is_a_located_problem(tmp_path: Path):
+    path = write_mapping(tmp_path, "torch.nn/L1Loss.yaml", VALID_MAPPING + "2024-02-30: x\n")
+    assert problems_of(path) == [f"{path}:22:1: 2024-02-30: cannot read `2024-02-30` as a date "
+                                 "(day is out of range for month); quote it to keep it as text"]
+
+
+def test_a_file_with_an_unbuildable_value_yields_no_mapping_even_where_its_text_would_validate(tmp_path: Path):
+    result = load_mappings([write_mapping(tmp_path, "torch.nn/L1Loss.yaml", with_summary("2024-02-31"))])
+    assert result.mappings == [] and len(result.problems) == 1
+    quoted = load_mappings([write_mapping(tmp_path, "torch.nn/L1Loss.yaml", with_summary("'2024-02-31'"))])
+    assert quoted.ok and quoted.mappings[0].mapping.target.summary.raw == "2024-02-31"
+
+
+def test_merge_keys_are_refused_with_a_located_problem(tmp_path: Path):
+    text = VALID_MAPPING.replace("target:\n  api:", "target:\n  <<: {}\n  api:")
+    (problem,) = problems_of(write_mapping(tmp_path, "torch.nn/L1Loss.yaml", text))
+    assert problem.endswith(":7:3: target.<<: merge keys (`<<: *name`) are not supported; write the keys out")
+
+
+def test_check_reports_every_unbuildable_value_without_a_traceback(tmp_path: Path):
+    for index, parameter in enumerate(UNBUILDABLE):
+        write_mapping(tmp_path, f"m{index}/torch.nn/L1Loss.yaml", with_summary(parameter.values[0]))
+    completed = check(tmp_path)
+    assert completed.returncode == 1, completed.stderr
+    assert "Traceback" not in completed.stderr
+    lines = completed.stderr.splitlines()
+    assert lines[-1] == f"{len(UNBUILDABLE)} problems found."
+    assert all(re.search(r"/m\d+/torch\.nn/L1Loss\.yaml:10:12: target\.summary: ", line) for line in lines[:-1]), lines
+
+
+def test_new_looks_through_files_whose_values_yaml_cannot_build(tmp_path: Path):
+    path = write_mapping(tmp_path, "torch.nn/L1Loss.yaml", with_summary("2024-02-31"))
+    assert find_mapping_of("torch.nn.L1Loss", tmp_path) == path
+
+
+def test_a_probes_timeout_of_a_huge_exponent_is_a_check_error(tmp_path: Path):
+    text = VALID_MAPPING + SMALL_PROBES + "  timeout: 1e99999\n"
+    (problem,) = problems_of(write_mapping(tmp_path, "torch.nn/L1Loss.yaml", text))
+    assert ":28:3: probes.timeout: Input should be a finite number" in problem, problem
