@@ -8,15 +8,20 @@ memory limit; nothing runs an example.
 
 from __future__ import annotations
 
+import json
 import re
 import resource
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
+from generator.cache import ResultCache
+from generator.execute import Executor
 from generator.loader import load_mappings
+from generator.results import Snippet, SnippetResult, StatementOutput
 from generator.scaffold import find_mapping_of
 
 from .conftest import ROOT, VALID_MAPPING, write_mapping
@@ -108,3 +113,86 @@ def test_new_looks_through_files_whose_values_yaml_cannot_build(tmp_path: Path):
     path = write_mapping(tmp_path, "torch.nn/L1Loss.yaml", with_summary("2024-02-31"))
     assert find_mapping_of("torch.nn.L1Loss", tmp_path) == path
 
+
+
+# --- 10b: rows of the output cache ------------------------------------------------------------
+
+def fresh_result(text: str = "fresh") -> SnippetResult:
+    return SnippetResult("ok", [StatementOutput(1, text)], "", None, None, None, 0.01, "2.13.0", "cpu", "CPU")
+
+
+STORED = json.dumps(fresh_result("stored").to_dict())
+
+# (what the row's `result` holds: text, or bytes stored as text). Several used to crash `run` and
+# the build (OverflowError, RecursionError), to be trusted (a status 5, an error line that is a
+# list, which rendering then hashes), or to make the whole file "corrupt" (bytes not UTF-8).
+BAD_ROWS = [
+    pytest.param(STORED.replace('"line": 1', '"line": Infinity'), id="Infinity-line"),
+    pytest.param(STORED.replace('"line": 1', '"line": 1e400'), id="huge-exponent-line"),
+    pytest.param(STORED.replace('"duration": 0.01', '"duration": NaN'), id="NaN-duration"),
+    pytest.param("Infinity", id="Infinity"),
+    pytest.param(STORED.replace('"status": "ok"', '"status": 5'), id="status-number"),
+    pytest.param(STORED.replace('"status": "ok"', '"status": "fine"'), id="status-unknown"),
+    pytest.param(STORED.replace('"error_line": null', '"error_line": [1]'), id="error-line-list"),
+    pytest.param(STORED.replace('"error_line": null', '"error_line": "3"'), id="error-line-text"),
+    pytest.param(STORED.replace('"line": 1', '"line": true'), id="line-bool"),
+    pytest.param(STORED.replace('"text": "stored"', '"text": ["stored"]'), id="text-list"),
+    pytest.param(STORED.replace('"outputs": [', '"outputs": [7, '), id="output-number"),
+    pytest.param(STORED.replace('"outputs": [{', '"outputs": {"a": {').replace("}]", "}}"), id="outputs-object"),
+    pytest.param('{"outputs": []}', id="no-status"),
+    pytest.param("[1, 2]", id="list"),
+    pytest.param("[" * 100_000 + "]" * 100_000, id="nested-100000-deep"),
+    pytest.param('{"status": "ok", "outputs": [{"line": ' + "1" * 5000 + ', "text": "x"}]}', id="5000-digits"),
+    pytest.param(STORED.replace('"stored"', '"st\\ud800ored"').encode() + b"\xff\xfe", id="not-utf8"),
+]
+
+
+def executor_without_workers(monkeypatch, path: Path) -> Executor:
+    """An executor whose misses get ``fresh_result()`` at once, without starting a framework."""
+    def execute(self, groups):
+        for items in groups.values():
+            for key, _ in items:
+                yield key, fresh_result()
+    monkeypatch.setattr(Executor, "_execute", execute)
+    return Executor(jobs=1, cache_path=path, progress=False)
+
+
+@pytest.mark.parametrize("row", BAD_ROWS)
+def test_a_bad_cache_row_is_a_miss_that_runs_again_and_is_overwritten(tmp_path: Path, monkeypatch, row: str | bytes):
+    path = tmp_path / "outputs.sqlite"
+    snippet, neighbour = Snippet("torch", "print(1)"), Snippet("torch", "print(2)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a bad row is no corrupt file: no warning, the rest is kept
+        with executor_without_workers(monkeypatch, path) as pool:
+            pool.cache.put(pool.key(neighbour), json.loads(STORED))
+            pool.cache.db.execute("INSERT INTO results VALUES (?, CAST(? AS TEXT), 0)", (pool.key(snippet), row))
+            result, kept = pool.run([snippet, neighbour])
+            assert not result.cached and result.outputs == [StatementOutput(1, "fresh")]  # ran again
+            assert kept.cached and kept.outputs == [StatementOutput(1, "stored")]
+            assert pool.stats.executed == 1
+            assert pool.cache.get(pool.key(snippet))["outputs"] == [{"line": 1, "text": "fresh"}]  # overwritten
+
+
+def test_the_cache_hands_out_only_json_objects_and_the_memo_only_text(tmp_path: Path):
+    with ResultCache(tmp_path / "outputs.sqlite") as cache:
+        cache.put("good", json.loads(STORED))
+        for index, parameter in enumerate(BAD_ROWS):
+            cache.db.execute("INSERT INTO results VALUES (?, CAST(? AS TEXT), 0)", (f"bad{index}", parameter.values[0]))
+        keys = ["good"] + [f"bad{index}" for index in range(len(BAD_ROWS))]
+        assert all(isinstance(text, str) for text in cache.texts(keys).values())
+        found = cache.get_many(keys)
+        assert "good" in found and all(isinstance(value, dict) for value in found.values())
+        assert "bad3" not in found and "bad14" not in found  # `Infinity`, 100,000 deep
+
+
+def test_a_stored_result_is_read_exactly_or_refused_with_a_value_error():
+    stored = json.loads(STORED)
+    assert SnippetResult.from_dict(stored) == fresh_result("stored")
+    for parameter in BAD_ROWS:
+        try:
+            data = json.loads(parameter.values[0])
+        except (ValueError, RecursionError):
+            continue  # refused by the cache already
+        if data != stored:
+            with pytest.raises(ValueError):
+                SnippetResult.from_dict(data)
