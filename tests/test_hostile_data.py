@@ -18,9 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from generator.cache import ResultCache
+import generator.coverage
+from generator.cache import CacheWarning, ResultCache
+from generator.coverage import public_api
 from generator.execute import Executor
 from generator.loader import load_mappings
+from generator.pipeline import GenerationError, Options, generate
 from generator.results import Snippet, SnippetResult, StatementOutput
 from generator.scaffold import find_mapping_of
 
@@ -196,3 +199,73 @@ def test_a_stored_result_is_read_exactly_or_refused_with_a_value_error():
         if data != stored:
             with pytest.raises(ValueError):
                 SnippetResult.from_dict(data)
+
+
+# --- 10c: the coverage file and the coverage modules -------------------------------------------
+
+FOUND = {"torch.nn": ["L1Loss", "MSELoss"]}
+
+
+@pytest.fixture
+def finder_runs(monkeypatch) -> list[list[str]]:
+    """The public API finder's subprocess, replaced: it answers ``FOUND`` without importing torch.
+    Returns the module lists it was asked for."""
+    runs = []
+
+    def run(arguments, **_):
+        runs.append(list(arguments[3:]))
+        return subprocess.CompletedProcess(arguments, 0, stdout=json.dumps(FOUND), stderr="")
+    monkeypatch.setattr(generator.coverage.subprocess, "run", run)
+    return runs
+
+
+def edited(stored: dict, change: str) -> bytes:
+    if change == "modules-a-list":
+        return json.dumps({**stored, "modules": [FOUND]}).encode()
+    if change == "names-a-string":
+        return json.dumps({**stored, "modules": {"torch.nn": "L1Loss"}}).encode()
+    if change == "names-numbers":
+        return json.dumps({**stored, "modules": {"torch.nn": [1, 2]}}).encode()
+    if change == "module-missing":
+        return json.dumps({**stored, "modules": {}}).encode()
+    return {"a-list": b"[1, 2]", "Infinity": b"Infinity", "not-utf8": b'{"key": "\xff\xfe"}',
+            "nested-100000-deep": b"[" * 100_000 + b"]" * 100_000}[change]
+
+
+@pytest.mark.parametrize("change", ["a-list", "Infinity", "not-utf8", "nested-100000-deep", "modules-a-list",
+                                    "names-a-string", "names-numbers", "module-missing"])
+def test_a_coverage_cache_of_the_wrong_shape_is_ignored_with_a_warning_and_rewritten(tmp_path: Path, finder_runs,
+                                                                                      change: str):
+    cache = tmp_path / "public-api.json"
+    assert public_api(("torch.nn",), cache) == {"torch.nn": ("L1Loss", "MSELoss")}
+    cache.write_bytes(edited(json.loads(cache.read_text()), change))
+    with pytest.warns(CacheWarning, match="coverage cache .*public-api.json is unusable"):
+        assert public_api(("torch.nn",), cache) == {"torch.nn": ("L1Loss", "MSELoss")}
+    assert len(finder_runs) == 2  # found again ...
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert public_api(("torch.nn",), cache) == {"torch.nn": ("L1Loss", "MSELoss")}
+    assert len(finder_runs) == 2  # ... and the file rewritten: the next build reads it
+
+
+@pytest.mark.parametrize(("modules", "message"), [
+    pytest.param("torch.nn", "must be a list of module names, not str", id="a-string"),
+    pytest.param([1, 2], "must be module names such as torch.nn, not 1", id="numbers"),
+    pytest.param(["torch.nn; rm -rf /"], "must be module names such as torch.nn, not 'torch.nn; rm -rf /'", id="not-a-name"),
+    pytest.param(["no_such_module_x.sub"], "coverage module no_such_module_x.sub cannot be imported: "
+                 "No module named 'no_such_module_x'", id="not-importable"),
+])
+def test_coverage_modules_that_are_no_module_names_fail_the_build_with_one_clear_line(mapping_dir: Path, tmp_path: Path,
+                                                                                      modules, message: str):
+    options = Options(execute=False, cache_path=None, coverage_modules=modules)
+    with pytest.raises(GenerationError) as raised:
+        generate([mapping_dir], tmp_path / "api", options)
+    assert message in str(raised.value)
+    assert "Traceback" not in str(raised.value)
+
+
+def test_a_coverage_cache_that_cannot_be_written_is_a_warning(tmp_path: Path, finder_runs):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.warns(CacheWarning, match="cannot be written"):
+        assert public_api(("torch.nn",), blocked / "public-api.json") == {"torch.nn": ("L1Loss", "MSELoss")}
