@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from .frameworks import SOURCE_FRAMEWORK, TARGET_FRAMEWORK, framework_of
 from .schema import Mapping
 
 MAX_FILE_BYTES = 1 << 20
@@ -402,27 +403,86 @@ def _is_union_branch(part: str | int) -> bool:
     return isinstance(part, str) and (part in {"str", "constrained-str", "float", "int", "bool", "none"} or part.startswith("function-"))
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One pair of a page as written in its file; ``where`` is the field that names it (its source
+    API, or an alternative's target)."""
+
+    loaded: LoadedMapping
+    source: str
+    target: str | None
+    where: FieldPath
+
+    def problem(self, message: str) -> Problem:
+        return Problem(self.loaded.path, *self.loaded.position_of(*self.where), _field_text(self.where), message)
+
+
+def _entries(loaded: LoadedMapping) -> list[_Entry]:
+    """The page's pairs in ``Mapping.api_pairs`` order: main pair, alternatives, other pairs."""
+    mapping = loaded.mapping
+    entries = [_Entry(loaded, mapping.source.api, mapping.target.api if mapping.target else None, ("source", "api"))]
+    entries += [_Entry(loaded, mapping.source.api, alternative.target.api, ("alternatives", index, "target", "api"))
+                for index, alternative in enumerate(mapping.alternatives)]
+    entries += [_Entry(loaded, pair.source.api, pair.target.api if pair.target else None,
+                       ("other_pairs", index, "source", "api")) for index, pair in enumerate(mapping.other_pairs)]
+    return entries
+
+
 def _pair_conflicts(mappings: list[LoadedMapping]) -> list[Problem]:
-    """One file per API pair and per page: a second file mapping a pair already mapped (or writing
-    the same page) is an error. Several targets of one source API go in one file (`alternatives`)."""
+    """Across all files: every pair goes from ``SOURCE_FRAMEWORK`` to ``TARGET_FRAMEWORK``, each pair
+    is mapped in one file, and each source API has one page. A page belongs to its file's main
+    source API; the same API among another file's ``other_pairs`` would give it a second page, and
+    that entry is the one reported. Several targets of one source API go in one file
+    (`alternatives`)."""
+    by_file = [(loaded, _entries(loaded)) for loaded in mappings]
+    entries = [entry for _, entries_of_file in by_file for entry in entries_of_file]
+    first_by_pair: dict[tuple[str, str | None], _Entry] = {}
+    page_of: dict[str, _Entry] = {}  # source API -> the entry that puts it on a page first
+    for entry in sorted(entries, key=lambda entry: entry.where[0] != "source"):  # main sources claim pages first
+        page_of.setdefault(entry.source, entry)
+    for entry in entries:
+        first_by_pair.setdefault((entry.source, entry.target), entry)
     problems = []
-    first_by_pair: dict[tuple[str, str | None], LoadedMapping] = {}
-    first_by_page: dict[str, LoadedMapping] = {}
-    for loaded in mappings:
-        line, column = loaded.position_of("source", "api")
+    for loaded, entries_of_file in by_file:
         found = []
-        for source, target, _ in loaded.mapping.api_pairs():
-            other = first_by_pair.setdefault((source, target), loaded)
-            if other is not loaded:
-                found.append(Problem(loaded.path, line, column, "source.api",
-                                     f"two files map {source} -> {target or '(no counterpart)'}: also in {other.path}"))
-        other_page = first_by_page.setdefault(loaded.mapping.key, loaded)
-        if other_page is not loaded and not found:
-            found.append(Problem(loaded.path, line, column, "source.api",
+        for entry in entries_of_file:
+            found += _direction_problems(entry, first_by_pair.get((entry.target, entry.source)))
+            first, page = first_by_pair[(entry.source, entry.target)], page_of[entry.source]
+            if first.loaded is not loaded:
+                found.append(entry.problem(f"two files map {entry.source} -> {entry.target or '(no counterpart)'}: "
+                                           f"also in {first.loaded.path}"))
+            elif page.loaded is not loaded and entry.where[0] == "other_pairs":
+                found.append(entry.problem(_second_page(entry, page)))
+        first_page = page_of[loaded.mapping.source.api]
+        if first_page.loaded is not loaded and not found:
+            found.append(Problem(loaded.path, *loaded.position_of("source", "api"), "source.api",
                                  f"two files write the page of {loaded.mapping.source.api} (one page per source API; "
-                                 f"list another target under `alternatives`): also in {other_page.path}"))
+                                 f"list another target under `alternatives`): also in {first_page.loaded.path}"))
         problems += found
     return problems
+
+
+def _second_page(entry: _Entry, page: _Entry) -> str:
+    where = f"{page.loaded.path}, line {page.loaded.line_of(*page.where)}"
+    if page.where[0] == "source":
+        return (f"{entry.source} has its own page ({where}); one page per source API: "
+                "give this target there, under `alternatives`")
+    return (f"{entry.source} is on the page of {page.loaded.mapping.source.api} already (`other_pairs` in {where}); "
+            "one page per source API: list its targets in one file")
+
+
+def _direction_problems(entry: _Entry, mirror: _Entry | None) -> list[Problem]:
+    """The pair's source must be a ``SOURCE_FRAMEWORK`` API (its target then belongs to the other
+    framework: ``schema`` refuses a pair within one); ``mirror``, the pair the right way round, is
+    named where another file maps it. An alternative's source is its page's, reported once."""
+    source = framework_of(entry.source)
+    if source is SOURCE_FRAMEWORK or entry.where[0] == "alternatives":
+        return []
+    direction = f"pairs go {SOURCE_FRAMEWORK.display} -> {TARGET_FRAMEWORK.display}"
+    if mirror is not None and mirror.loaded is not entry.loaded:
+        direction += f"; {mirror.source} -> {mirror.target} is mapped in {mirror.loaded.path}"
+    return [entry.problem(f"{entry.source} is a {source.display} API, not a source: {direction} "
+                          "(source and target swapped?)")]
 
 
 _PLACEHOLDER = re.compile(r"\bTODO\b")

@@ -269,3 +269,61 @@ def test_a_coverage_cache_that_cannot_be_written_is_a_warning(tmp_path: Path, fi
     blocked.write_text("")
     with pytest.warns(CacheWarning, match="cannot be written"):
         assert public_api(("torch.nn",), blocked / "public-api.json") == {"torch.nn": ("L1Loss", "MSELoss")}
+
+
+# --- 10d: other_pairs: one page per source API, every pair PyTorch -> MindSpore ----------------
+
+ALL = VALID_MAPPING.replace("torch.nn.L1Loss", "torch.all").replace("mindspore.nn.L1Loss", "mindspore.ops.all")
+
+
+def side(api: str) -> str:
+    return f'{{api: {api}, kind: function, signature: "{api}(input)"}}'
+
+
+def with_other_pair(text: str, source: str, target: str) -> str:
+    return text.replace("status:", f"other_pairs:\n  - source: {side(source)}\n    target: {side(target)}\nstatus:", 1)
+
+
+def test_an_other_pair_cannot_give_an_api_with_its_own_file_a_second_page(tmp_path: Path):
+    own = write_mapping(tmp_path, "torch.Tensor/all.yaml",
+                        ALL.replace("torch.all", "torch.Tensor.all").replace("mindspore.ops.all", "mindspore.Tensor.all"))
+    extra = write_mapping(tmp_path, "torch/all.yaml", with_other_pair(ALL, "torch.Tensor.all", "mindspore.mint.all"))
+    assert problems_of(tmp_path) == [
+        f"{extra}:12:14: other_pairs[0].source.api: torch.Tensor.all has its own page ({own}, line 2); "
+        "one page per source API: give this target there, under `alternatives`"]
+
+
+def test_one_api_in_two_files_other_pairs_is_one_page_too_many(tmp_path: Path):
+    first = write_mapping(tmp_path, "a/torch/all.yaml", with_other_pair(ALL, "torch.Tensor.all", "mindspore.Tensor.all"))
+    second = write_mapping(tmp_path, "b/torch/any.yaml", with_other_pair(
+        ALL.replace("torch.all", "torch.any").replace("mindspore.ops.all", "mindspore.ops.any"),
+        "torch.Tensor.all", "mindspore.mint.all"))
+    assert problems_of(tmp_path) == [
+        f"{second}:12:14: other_pairs[0].source.api: torch.Tensor.all is on the page of torch.all already "
+        f"(`other_pairs` in {first}, line 12); one page per source API: list its targets in one file"]
+
+
+def test_a_reversed_other_pair_names_the_file_that_maps_it_the_right_way_round(tmp_path: Path):
+    right = write_mapping(tmp_path, "torch.Tensor/all.yaml",
+                          ALL.replace("torch.all", "torch.Tensor.all").replace("mindspore.ops.all", "mindspore.Tensor.all"))
+    wrong = write_mapping(tmp_path, "torch/all.yaml", with_other_pair(ALL, "mindspore.Tensor.all", "torch.Tensor.all"))
+    assert problems_of(tmp_path) == [
+        f"{wrong}:12:14: other_pairs[0].source.api: mindspore.Tensor.all is a MindSpore API, not a source: "
+        f"pairs go PyTorch -> MindSpore; torch.Tensor.all -> mindspore.Tensor.all is mapped in {right} "
+        "(source and target swapped?)"]
+
+
+def test_a_reversed_page_is_one_located_problem_whatever_its_alternatives(tmp_path: Path):
+    reversed_page = ALL.replace("api: mindspore.ops.all", "api: TARGET").replace("api: torch.all", "api: mindspore.ops.all_")
+    reversed_page = reversed_page.replace("api: TARGET", "api: torch.all")
+    path = write_mapping(tmp_path, "mindspore.ops/all_.yaml", reversed_page.replace(
+        "status:", f"alternatives:\n  - target: {side('torch.Tensor.all')}\nstatus:", 1))
+    assert problems_of(tmp_path) == [
+        f"{path}:2:3: source.api: mindspore.ops.all_ is a MindSpore API, not a source: pairs go PyTorch -> MindSpore "
+        "(source and target swapped?)"]
+
+
+def test_other_pairs_that_go_the_right_way_on_their_own_page_are_fine(tmp_path: Path):
+    write_mapping(tmp_path, "torch/all.yaml", with_other_pair(ALL, "torch.Tensor.all", "mindspore.Tensor.all"))
+    write_mapping(tmp_path, "torch.nn/L1Loss.yaml")
+    assert problems_of(tmp_path) == []
