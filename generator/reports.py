@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from .devices import device_label
 from .results import SnippetResult, failure_text
 
@@ -79,15 +81,43 @@ def write_merged(paths: list[Path], out: Path) -> dict:
     return matrix
 
 
+class _Cell(BaseModel):
+    model_config = ConfigDict(strict=True)
+    status: str
+    error: str | None = None
+    version: str | None = None
+    device_name: str | None = None
+    reason: str | None = None
+
+
+class _Matrix(BaseModel):
+    """What ``merge`` writes, as far as pages read it; other keys are left alone."""
+
+    model_config = ConfigDict(strict=True)
+    devices: list[str] = []
+    mappings: dict[str, dict[str, dict[str, dict[str, _Cell | None]]]]
+
+
 def read_matrix(path: Path | None) -> dict:
+    """The merged device matrix at ``path`` ({} for None); ``ReportError`` for a file that cannot be
+    read or is not what ``merge`` writes, naming the first value of the wrong type."""
     if path is None:
         return {}
     try:
-        matrix = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+        matrix = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except OSError as error:
+        raise ReportError(f"{path}: cannot read the device matrix: {error.strerror or error}") from None
+    except RecursionError:
+        raise ReportError(f"{path}: cannot read the device matrix: JSON nested too deeply") from None
+    except ValueError as error:  # not UTF-8, or not JSON
         raise ReportError(f"{path}: cannot read the device matrix: {error}") from None
-    if not isinstance(matrix, dict) or not isinstance(matrix.get("mappings"), dict):
-        raise ReportError(f"{path}: not a merged device matrix (run `python -m generator merge-reports`)")
+    try:
+        _Matrix.model_validate(matrix)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ReportError(f"{path}: not a merged device matrix (run `python -m generator merge-reports`): "
+                          f"{where + ': ' if where else ''}{first['msg']}") from None
     return matrix
 
 

@@ -271,6 +271,46 @@ def test_a_coverage_cache_that_cannot_be_written_is_a_warning(tmp_path: Path, fi
         assert public_api(("torch.nn",), blocked / "public-api.json") == {"torch.nn": ("L1Loss", "MSELoss")}
 
 
+CELL = {"status": "ok", "error": None, "version": "2.13.0", "device_name": "CPU"}
+
+
+def matrix_with(examples: object, devices: object = ("cpu",)) -> bytes:
+    return json.dumps({"devices": list(devices) if isinstance(devices, tuple) else devices,
+                       "mappings": {"torch.nn.L1Loss": examples}}).encode()
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    pytest.param(b'{"devices": ["cpu"], "mappings": {"\xff": {}}}', "cannot read the device matrix: 'utf-8' codec",
+                 id="not-utf8"),
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, "cannot read the device matrix: JSON nested too deeply", id="deep"),
+    pytest.param(matrix_with({"1": {"cpu": {"source": CELL}}}, devices=5), "devices: Input should be a valid list",
+                 id="devices-a-number"),
+    pytest.param(matrix_with({"1": {}}, devices=[{}]), "devices.0: Input should be a valid string", id="device-an-object"),
+    pytest.param(matrix_with([]), "mappings.torch.nn.L1Loss: Input should be a valid dictionary", id="examples-a-list"),
+    pytest.param(matrix_with({"1": {"cpu": []}}), "mappings.torch.nn.L1Loss.1.cpu: Input should be a valid dictionary",
+                 id="cells-a-list"),
+    pytest.param(matrix_with({"1": {"cpu": {"source": [1]}}}), "mappings.torch.nn.L1Loss.1.cpu.source", id="cell-a-list"),
+    pytest.param(matrix_with({"1": {"cpu": {"source": {**CELL, "error": ["x"]}}}}),
+                 "mappings.torch.nn.L1Loss.1.cpu.source.error: Input should be a valid string", id="error-a-list"),
+])
+def test_a_device_matrix_of_the_wrong_shape_fails_the_build_with_one_clear_line(mapping_dir: Path, tmp_path: Path,
+                                                                                data: bytes, message: str):
+    matrix = tmp_path / "matrix.json"
+    matrix.write_bytes(data)
+    options = Options(execute=False, cache_path=None, coverage_modules=(), matrix=matrix)
+    with pytest.raises(GenerationError) as raised:
+        generate([mapping_dir], tmp_path / "api", options)
+    assert str(raised.value).startswith(f"{matrix}: ") and message in str(raised.value), str(raised.value)
+
+
+def test_a_device_matrix_as_merge_writes_it_is_shown(mapping_dir: Path, tmp_path: Path):
+    matrix = tmp_path / "matrix.json"
+    matrix.write_bytes(matrix_with({"1": {"cpu": {"source": CELL, "target": {**CELL, "status": "error", "error": "E: x"}}}}))
+    generate([mapping_dir], tmp_path / "api", Options(execute=False, cache_path=None, coverage_modules=(), matrix=matrix))
+    page = (tmp_path / "api" / "torch.nn" / "L1Loss.md").read_text()
+    assert "| CPU | ran \\(2\\.13\\.0\\) | failed\\: E\\: x \\(2\\.13\\.0\\) |" in page
+
+
 # --- 10d: other_pairs: one page per source API, every pair PyTorch -> MindSpore ----------------
 
 ALL = VALID_MAPPING.replace("torch.nn.L1Loss", "torch.all").replace("mindspore.nn.L1Loss", "mindspore.ops.all")
