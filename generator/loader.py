@@ -13,6 +13,11 @@ nodes, linear in the file's size.
 A value YAML cannot build (an impossible date such as ``2024-02-31``, ``!!int abc``, an integer of
 more digits than Python converts, an unknown tag) is a problem at its key or value, reported with
 the file's other problems; such a file yields no mapping.
+
+Across files: each API pair is mapped once, each source API has one page (its own file's, or a
+place among one file's ``other_pairs``), and every pair goes from ``frameworks.SOURCE_FRAMEWORK``
+to ``frameworks.TARGET_FRAMEWORK``; a conflict is reported at the entry in error, naming the other
+file.
 """
 
 from __future__ import annotations

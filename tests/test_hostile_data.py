@@ -24,6 +24,7 @@ from generator.coverage import public_api
 from generator.execute import Executor
 from generator.loader import load_mappings
 from generator.pipeline import GenerationError, Options, generate
+from generator.reports import ReportError, merge
 from generator.results import Snippet, SnippetResult, StatementOutput
 from generator.scaffold import find_mapping_of
 
@@ -309,6 +310,39 @@ def test_a_device_matrix_as_merge_writes_it_is_shown(mapping_dir: Path, tmp_path
     generate([mapping_dir], tmp_path / "api", Options(execute=False, cache_path=None, coverage_modules=(), matrix=matrix))
     page = (tmp_path / "api" / "torch.nn" / "L1Loss.md").read_text()
     assert "| CPU | ran \\(2\\.13\\.0\\) | failed\\: E\\: x \\(2\\.13\\.0\\) |" in page
+
+
+REPORT = {"device": "cpu", "device_name": "CPU", "mappings": [
+    {"source": "torch.nn.L1Loss", "examples": [{"index": 0, "source": fresh_result().to_dict(), "target": None}]}]}
+
+
+@pytest.mark.parametrize(("report", "message"), [
+    pytest.param(b'{"device": "\xff"}', "cannot read report: 'utf-8' codec", id="not-utf8"),
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, "cannot read report: JSON nested too deeply", id="deep"),
+    pytest.param({**REPORT, "device": ["cpu"]}, "not a run report (needs `device` and `mappings`): device: Input should "
+                 "be a valid string", id="device-a-list"),
+    pytest.param({**REPORT, "mappings": [{"source": "torch.nn.L1Loss", "examples": [{"index": "0"}]}]},
+                 "mappings.0.examples.0.index: Input should be a valid integer", id="index-text"),
+    pytest.param({**REPORT, "mappings": [{"source": "torch.nn.L1Loss", "examples": [
+        {"index": 0, "source": {**fresh_result().to_dict(), "outputs": [{"line": float("inf"), "text": "x"}]}}]}]},
+                 "not a run report: torch.nn.L1Loss, example 1, source: `line` holds float, not int", id="line-infinite"),
+    pytest.param({**REPORT, "mappings": [{"source": "torch.nn.L1Loss", "examples": [
+        {"index": 0, "target": {"status": "not run", "reason": ["x"]}}]}]},
+                 "not a run report: torch.nn.L1Loss, example 1, target: `reason` holds list, not text", id="reason-a-list"),
+])
+def test_merge_reports_refuses_a_report_of_the_wrong_shape_with_one_clear_line(tmp_path: Path, report, message: str):
+    path = tmp_path / "cpu.json"
+    path.write_bytes(report if isinstance(report, bytes) else json.dumps(report).encode())
+    with pytest.raises(ReportError) as raised:
+        merge([path])
+    assert str(raised.value).startswith(f"{path}: ") and message in str(raised.value), str(raised.value)
+
+
+def test_merge_reports_reads_a_report_as_run_writes_it(tmp_path: Path):
+    path = tmp_path / "cpu.json"
+    path.write_text(json.dumps(REPORT))
+    assert merge([path])["mappings"] == {"torch.nn.L1Loss": {"1": {"cpu: CPU": {
+        "source": {"status": "ok", "error": None, "version": "2.13.0", "device_name": "CPU"}}}}}
 
 
 # --- 10d: other_pairs: one page per source API, every pair PyTorch -> MindSpore ----------------
