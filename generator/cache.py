@@ -3,14 +3,16 @@
 One table, ``results(key, result, created)``: the key is a sha256 (see ``execute.cache_key``),
 the result a JSON object (``SnippetResult.to_dict()``). The file is never trusted blindly: a file
 that is not an sqlite database, fails ``PRAGMA quick_check``, or raises a database error later is
-reported with a warning naming it, moved aside to ``<name>.corrupt`` and rebuilt empty. A row
-that is not a JSON object in UTF-8 (bytes that do not decode, ``NaN``/``Infinity`` or a number too
-large for a float, JSON nested past Python's recursion limit, a list, a number) is dropped and counts
-as a miss; so is one that is an object but no result (``results.SnippetResult.from_dict`` decides,
-in ``execute``). A cache that cannot be WRITTEN (a
-read-only file or folder, a full disk) is not corrupt: it warns once, keeps serving what it holds
-(opened read-only if need be) and saves nothing more. If even a fresh file cannot be created, the
-cache warns once and works as an empty, write-nothing cache.
+reported with a warning naming it, moved aside to ``<name>.corrupt`` and rebuilt empty. A cache
+that cannot be WRITTEN (a read-only file or folder, a full disk) is not corrupt: it warns once,
+keeps serving what it holds (opened read-only if need be) and saves nothing more. If even a fresh
+file cannot be created, the cache warns once and works as an empty, write-nothing cache.
+
+A row is never trusted either: one that is not a JSON object in UTF-8 (bytes that do not decode,
+``NaN``, ``Infinity`` or a number too large for a float, JSON nested past the decoder's recursion
+limit, a list, a number) is dropped and counts as a miss, and so is an object that is no result
+(``results.SnippetResult.from_dict`` decides, in ``execute``): the snippet runs again and its new
+result overwrites the row.
 """
 
 from __future__ import annotations
