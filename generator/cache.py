@@ -3,16 +3,22 @@
 One table, ``results(key, result, created)``: the key is a sha256 (see ``execute.cache_key``),
 the result a JSON object (``SnippetResult.to_dict()``). The file is never trusted blindly: a file
 that is not an sqlite database, fails ``PRAGMA quick_check``, or raises a database error later is
-reported with a warning naming it, moved aside to ``<name>.corrupt`` and rebuilt empty. A row
-whose JSON cannot be read is dropped and counts as a miss. A cache that cannot be WRITTEN (a
-read-only file or folder, a full disk) is not corrupt: it warns once, keeps serving what it holds
-(opened read-only if need be) and saves nothing more. If even a fresh file cannot be created, the
-cache warns once and works as an empty, write-nothing cache.
+reported with a warning naming it, moved aside to ``<name>.corrupt`` and rebuilt empty. A cache
+that cannot be WRITTEN (a read-only file or folder, a full disk) is not corrupt: it warns once,
+keeps serving what it holds (opened read-only if need be) and saves nothing more. If even a fresh
+file cannot be created, the cache warns once and works as an empty, write-nothing cache.
+
+A row is never trusted either: one that is not a JSON object in UTF-8 (bytes that do not decode,
+``NaN``, ``Infinity`` or a number too large for a float, JSON nested past the decoder's recursion
+limit, a list, a number) is dropped and counts as a miss, and so is an object that is no result
+(``results.SnippetResult.from_dict`` decides, in ``execute``): the snippet runs again and its new
+result overwrites the row.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import time
@@ -144,18 +150,12 @@ class ResultCache:
             return found
         bad: list[str] = []
         try:
-            for start in range(0, len(keys), _BATCH):
-                chunk = keys[start:start + _BATCH]
-                marks = ",".join("?" * len(chunk))
-                for key, text in self.db.execute(f"SELECT key, result FROM results WHERE key IN ({marks})", chunk):
-                    try:
-                        value = json.loads(text)
-                    except (TypeError, ValueError):
-                        value = None
-                    if isinstance(value, dict):
-                        found[key] = value
-                    else:
-                        bad.append(key)
+            for key, stored in self._rows(keys):
+                value = _object_of(stored)
+                if value is None:
+                    bad.append(key)
+                else:
+                    found[key] = value
             if bad and self.writable:
                 self.db.executemany("DELETE FROM results WHERE key = ?", [(key,) for key in bad])
         except sqlite3.DatabaseError as error:
@@ -170,14 +170,22 @@ class ResultCache:
         if self.db is None or not keys:
             return found
         try:
-            for start in range(0, len(keys), _BATCH):
-                chunk = keys[start:start + _BATCH]
-                marks = ",".join("?" * len(chunk))
-                found.update(self.db.execute(f"SELECT key, result FROM results WHERE key IN ({marks})", chunk))
+            for key, stored in self._rows(keys):
+                text = _text_of(stored)
+                if text is not None:
+                    found[key] = text
         except sqlite3.DatabaseError as error:
             self._failed(error)
             return {}
         return found
+
+    def _rows(self, keys: list[str]):
+        """(key, stored bytes) of those ``keys`` that are in the cache. As bytes: a text that is
+        not UTF-8 is the row's problem, where sqlite3 would fail the whole query."""
+        for start in range(0, len(keys), _BATCH):
+            chunk = keys[start:start + _BATCH]
+            marks = ",".join("?" * len(chunk))
+            yield from self.db.execute(f"SELECT key, CAST(result AS BLOB) FROM results WHERE key IN ({marks})", chunk)
 
     def get(self, key: str) -> dict | None:
         return self.get_many([key]).get(key)
@@ -231,6 +239,36 @@ class ResultCache:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _text_of(stored: object) -> str | None:
+    try:
+        return stored.decode("utf-8") if isinstance(stored, bytes) else None
+    except UnicodeDecodeError:
+        return None
+
+
+def _object_of(stored: object) -> dict | None:
+    """The JSON object a row holds, or None for anything else; only finite numbers."""
+    text = _text_of(stored)
+    if text is None:
+        return None
+    try:
+        value = json.loads(text, parse_constant=_not_finite, parse_float=_finite_float)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder recurses
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _not_finite(constant: str) -> float:
+    raise ValueError(f"{constant} is no result value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large for a float")
+    return value
 
 
 def _busy(error: sqlite3.DatabaseError) -> bool:

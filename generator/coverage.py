@@ -17,21 +17,30 @@ The public API of a module M (the rule the Coverage page states):
 4. For a class namespace such as ``torch.Tensor``: its public methods.
 
 Finding these imports torch, so it runs in a subprocess, never in the Sphinx process, and the
-result is cached in ``.cache/public-api.json``, keyed on the installed framework versions.
+result is cached in ``.cache/public-api.json``, keyed on the installed framework versions. That
+file is never trusted blindly: one that is not what ``public_api`` writes (not UTF-8 JSON, a list
+where an object belongs, names that are not text, a module missing) is ignored with a
+``CacheWarning``, computed again and overwritten. Module names (``mapping_coverage_modules``,
+``coverage --module``) must be dotted names of modules that import; anything else is a
+``CoverageError`` that says which, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import json
+import re
 import subprocess
 import sys
 import types
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import ROOT
+from .cache import CacheWarning
 from .frameworks import FRAMEWORKS
 from .loader import LoadedMapping
 
@@ -39,6 +48,13 @@ RULE_VERSION = 3  # bump when the rule above changes, so cached results are reco
 CACHE = ROOT / ".cache" / "public-api.json"
 
 DEFAULT_MODULES = ("torch", "torch.nn", "torch.nn.functional", "torch.Tensor", "torch.optim", "torch.optim.lr_scheduler")
+MAX_CACHE_BYTES = 16 << 20  # the file holds some 25 KB
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_CANNOT_IMPORT = 3  # the exit status of ``python -m generator.coverage`` for a module that does not import
+
+
+class CoverageError(RuntimeError):
+    """The public API of the configured modules cannot be found; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,8 @@ def resolve_namespace(dotted: str) -> object:
     try:
         return importlib.import_module(dotted)
     except ModuleNotFoundError:
+        if "." not in dotted:
+            raise
         parent, attribute = dotted.rsplit(".", 1)
         return getattr(importlib.import_module(parent), attribute)
 
@@ -106,27 +124,91 @@ def _versions_key(modules: tuple[str, ...]) -> str:
     return f"rule={RULE_VERSION};{versions};modules={','.join(modules)}"
 
 
+def module_names(value: object) -> tuple[str, ...]:
+    """``value`` (a setting: a list of dotted module names) as a tuple, or ``CoverageError``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise CoverageError(f"the coverage modules must be a list of module names, not {type(value).__name__}")
+    for name in value:
+        if not isinstance(name, str) or not _MODULE_NAME.fullmatch(name):
+            raise CoverageError(f"the coverage modules must be module names such as torch.nn, not {name!r:.80}")
+    return tuple(value)
+
+
 def public_api(modules: tuple[str, ...], cache: Path | None = CACHE) -> dict[str, tuple[str, ...]]:
     """Public names per module, computed in a subprocess (it imports the frameworks) and cached."""
+    modules = module_names(modules)
     key = _versions_key(modules)
-    if cache is not None and cache.is_file():
-        try:
-            stored = json.loads(cache.read_text(encoding="utf-8"))
-            if stored.get("key") == key:
-                return {module: tuple(names) for module, names in stored["modules"].items()}
-        except (OSError, ValueError, KeyError):
-            pass
+    stored = _read_cache(cache, key, modules) if cache is not None and cache.is_file() else None
+    if stored is not None:
+        return stored
+    found = compute_public_api(modules)
+    if cache is not None:
+        _write_cache(cache, {"key": key, "modules": found})
+    return {module: tuple(names) for module, names in found.items()}
+
+
+def _write_cache(cache: Path, stored: dict) -> None:
+    """Save ``stored`` for the next build; one that cannot be saved (a read-only or full disk) is
+    found again next time."""
+    temporary = cache.with_name(f".{cache.name}.{id(stored)}.tmp")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(stored), encoding="utf-8")
+        temporary.replace(cache)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        warnings.warn(f"coverage cache {cache} cannot be written ({error.strerror or error})", CacheWarning, stacklevel=3)
+
+
+def compute_public_api(modules: tuple[str, ...]) -> dict[str, list[str]]:
+    """``public_names`` of each module, found in a subprocess: it imports the frameworks."""
     completed = subprocess.run([sys.executable, "-m", "generator.coverage", *modules],
                                capture_output=True, text=True, cwd=ROOT)
+    if completed.returncode == _CANNOT_IMPORT:
+        raise CoverageError(completed.stderr.strip()[-2000:])
     if completed.returncode != 0:
-        raise RuntimeError(f"finding the public API of {', '.join(modules)} failed:\n{completed.stderr[-2000:]}")
-    found = json.loads(completed.stdout)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache.with_name(f".{cache.name}.{id(found)}.tmp")
-        temporary.write_text(json.dumps({"key": key, "modules": found}), encoding="utf-8")
-        temporary.replace(cache)
-    return {module: tuple(names) for module, names in found.items()}
+        raise CoverageError(f"finding the public API of {', '.join(modules)} failed:\n{completed.stderr[-2000:]}")
+    try:
+        found = json.loads(completed.stdout)
+    except ValueError:
+        found = None
+    if not _holds_names(found, modules):
+        raise CoverageError(f"finding the public API of {', '.join(modules)} printed no list of names")
+    return found
+
+
+def _read_cache(cache: Path, key: str, modules: tuple[str, ...]) -> dict[str, tuple[str, ...]] | None:
+    """The names ``cache`` holds for ``key``; None where it holds another key (other versions), and
+    where it holds anything but what ``public_api`` writes (then with a warning)."""
+    try:
+        with open(cache, "rb") as stream:
+            data = stream.read(MAX_CACHE_BYTES + 1)
+        if len(data) > MAX_CACHE_BYTES:
+            raise ValueError(f"larger than {MAX_CACHE_BYTES} bytes")
+        stored = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        return _unusable(cache, str(error))
+    if not isinstance(stored, dict) or not isinstance(stored.get("modules"), dict):
+        return _unusable(cache, "not an object holding `key` and `modules`")
+    if stored.get("key") != key:
+        return None
+    if not _holds_names(stored["modules"], modules):
+        return _unusable(cache, "`modules` does not hold a list of names for each module")
+    return {module: tuple(stored["modules"][module]) for module in modules}
+
+
+def _holds_names(found: object, modules: tuple[str, ...]) -> bool:
+    """``found`` maps each of ``modules`` to a list of names."""
+    return isinstance(found, dict) and all(
+        isinstance(found.get(module), list) and all(isinstance(name, str) for name in found[module])
+        for module in modules)
+
+
+def _unusable(cache: Path, why: str) -> None:
+    warnings.warn(f"coverage cache {cache} is unusable ({why}); finding the public API again",
+                  CacheWarning, stacklevel=2)
+    return None
 
 
 def coverage(mappings: list[LoadedMapping], modules: tuple[str, ...] = DEFAULT_MODULES) -> list[ModuleCoverage]:
@@ -136,7 +218,8 @@ def coverage(mappings: list[LoadedMapping], modules: tuple[str, ...] = DEFAULT_M
             module, _, name = source.rpartition(".")
             mapped_by_module.setdefault(module, set()).add(name)
     report = []
-    api = public_api(tuple(modules))
+    modules = module_names(modules)
+    api = public_api(modules)
     for module in modules:
         public = api[module]
         mapped = tuple(name for name in public if name in mapped_by_module.get(module, set()))
@@ -144,5 +227,18 @@ def coverage(mappings: list[LoadedMapping], modules: tuple[str, ...] = DEFAULT_M
     return report
 
 
-if __name__ == "__main__":  # python -m generator.coverage MODULE...: the public names as JSON
-    json.dump({module: list(public_names(module)) for module in sys.argv[1:]}, sys.stdout)
+def _main(modules: list[str]) -> int:
+    """``python -m generator.coverage MODULE...``: the public names as JSON on stdout."""
+    found = {}
+    for module in modules:
+        try:
+            found[module] = list(public_names(module))
+        except (ImportError, AttributeError) as error:
+            print(f"coverage module {module} cannot be imported: {error}", file=sys.stderr)
+            return _CANNOT_IMPORT
+    json.dump(found, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -588,7 +588,7 @@ def _lookup(cache: ResultCache, keys: list[str]):
             continue
         try:
             result = SnippetResult.from_dict(data)
-        except (KeyError, TypeError, ValueError):
+        except ValueError:  # a row that is no result: run the snippet again and overwrite it
             broken.append(key)
             continue
         result.cached = True

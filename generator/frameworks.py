@@ -97,6 +97,11 @@ FRAMEWORKS: dict[str, Framework] = {
 }
 
 
+# The direction of every pair on the site: PyTorch APIs are the sources, MindSpore APIs their
+# targets (the overview's columns, the importer and the coverage of source modules assume it).
+SOURCE_FRAMEWORK = FRAMEWORKS["torch"]
+TARGET_FRAMEWORK = FRAMEWORKS["mindspore"]
+
 _BY_ROOT = {root: framework for framework in FRAMEWORKS.values() for root in (framework.key, *framework.namespaces)}
 
 # Frameworks that pages in the seed format may come from but that no mapping can use yet: a page

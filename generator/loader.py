@@ -9,6 +9,15 @@ installed) is bounded before any Python object is built: nesting depth and alias
 the event stream, and the size the document would have once every alias is expanded
 (``MAX_NODES`` values, ``MAX_FILE_BYTES`` characters) is measured in one pass over the composed
 nodes, linear in the file's size.
+
+A value YAML cannot build (an impossible date such as ``2024-02-31``, ``!!int abc``, an integer of
+more digits than Python converts, an unknown tag) is a problem at its key or value, reported with
+the file's other problems; such a file yields no mapping.
+
+Across files: each API pair is mapped once, each source API has one page (its own file's, or a
+place among one file's ``other_pairs``), and every pair goes from ``frameworks.SOURCE_FRAMEWORK``
+to ``frameworks.TARGET_FRAMEWORK``; a conflict is reported at the entry in error, naming the other
+file.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from .frameworks import SOURCE_FRAMEWORK, TARGET_FRAMEWORK, framework_of
 from .schema import Mapping
 
 MAX_FILE_BYTES = 1 << 20
@@ -228,9 +238,8 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
         node = compose_bounded(text)
         if node is None:
             return None, [Problem(path, 1, 1, "", "the file is empty; a mapping needs at least `source` and `status`")]
-        positions: dict[FieldPath, Position] = {}
-        text_starts: dict[FieldPath, int] = {}
-        data = _to_python(node, (), positions, text_starts)
+        reading = _Reading()
+        data = _to_python(node, (), reading)
     except _TooLarge as error:
         return None, [Problem(path, error.mark.line + 1, error.mark.column + 1, "", f"YAML error: {error}")]
     except _DuplicateKey as dup:
@@ -247,47 +256,107 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
         return None, [Problem(path, line, column, "", f"YAML error: character U+{error.character:04X} is not allowed in YAML")]
     except yaml.YAMLError as error:
         return None, [Problem(path, 1, 1, "", f"YAML error: {error}")]
+    unreadable = [Problem(path, *position, _field_text(where), why)
+                  for where, (position, why) in reading.unreadable.items()]
     if not isinstance(data, dict):
-        return None, [Problem(path, 1, 1, "", f"a mapping file must hold key: value pairs, not a {type(data).__name__}")]
+        return None, unreadable + [Problem(path, 1, 1, "", "a mapping file must hold key: value pairs, "
+                                                           f"not a {type(data).__name__}")]
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as error:
-        return None, [_problem_from(path, item, positions) for item in error.errors()]
-    return LoadedMapping(path, mapping, positions, text_starts), []
+        problems = [_problem_from(path, item, reading.positions) for item in error.errors()
+                    if not _about_unreadable(item, reading.unreadable)]
+        return None, sorted(unreadable + problems, key=lambda problem: (problem.line, problem.column))
+    if unreadable:
+        return None, unreadable
+    return LoadedMapping(path, mapping, reading.positions, reading.text_starts), []
 
 
-def _to_python(node: yaml.Node, here: FieldPath, positions: dict[FieldPath, Position],
-               text_starts: dict[FieldPath, int]):
+def plain_data(text: str) -> object | None:
+    """The Python data of a mapping's text, bounded and built as ``load_file`` builds it (a value
+    YAML cannot build stands as its text), or None where ``load_file`` reports a YAML problem: for
+    a look at files that need not validate."""
+    try:
+        node = compose_bounded(text)
+        return None if node is None else _to_python(node, (), _Reading())
+    except (_TooLarge, _DuplicateKey, yaml.YAMLError):
+        return None
+
+
+@dataclass
+class _Reading:
+    """What building Python data from the composed nodes learns beside the data: where each value
+    sits, where each block text begins, and the values (or keys) that could not be built."""
+
+    positions: dict[FieldPath, Position] = field(default_factory=dict)
+    text_starts: dict[FieldPath, int] = field(default_factory=dict)
+    unreadable: dict[FieldPath, tuple[Position, str]] = field(default_factory=dict)  # -> where, why
+
+
+def _to_python(node: yaml.Node, here: FieldPath, reading: _Reading):
     """Build plain Python data from a composed YAML node, remembering where each value sits and
-    where the text of each literal / folded block scalar (``|`` / ``>``) begins."""
-    positions[here] = _position(node)
+    where the text of each literal / folded block scalar (``|`` / ``>``) begins. A scalar that
+    cannot be built stands as its text and is noted in ``reading.unreadable``."""
+    reading.positions[here] = _position(node)
     if isinstance(node, yaml.MappingNode):
         result: dict = {}
         seen: dict[object, yaml.Node] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node)
+            key = _scalar(key_node, here, reading, is_key=True)
             if key in seen:
                 raise _DuplicateKey(str(key), key_node, seen[key])
             seen[key] = key_node
-            result[key] = _to_python(value_node, (*here, str(key)), positions, text_starts)
-            positions[(*here, str(key))] = _position(key_node)
+            result[key] = _to_python(value_node, (*here, str(key)), reading)
+            reading.positions[(*here, str(key))] = _position(key_node)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*here, index), positions, text_starts) for index, item in enumerate(node.value)]
+        return [_to_python(item, (*here, index), reading) for index, item in enumerate(node.value)]
     if node.style in ("|", ">"):
-        text_starts[here] = node.start_mark.line + 2  # the indicator's line, 0-based, then one down
-    return _scalar(node)
+        reading.text_starts[here] = node.start_mark.line + 2  # the indicator's line, 0-based, then one down
+    return _scalar(node, here, reading)
 
 
-def _scalar(node: yaml.Node):
+def _scalar(node: yaml.Node, here: FieldPath, reading: _Reading, is_key: bool = False):
     if not isinstance(node, yaml.ScalarNode):
         raise yaml.MarkedYAMLError(problem="a key must be a plain value", problem_mark=node.start_mark)
-    value = _CONSTRUCTOR.construct_object(node)
-    _CONSTRUCTOR.constructed_objects.clear()
-    return value
+    try:
+        return _CONSTRUCTOR.construct_object(node)
+    # PyYAML's constructors raise whatever Python's conversions raise on a value they cannot build
+    # (ValueError for an impossible date or 5,000 digits, KeyError, AttributeError, their own
+    # ConstructorError for an unknown tag): every one is the file's problem, never a crash.
+    except Exception as error:  # noqa: BLE001
+        where = (*here, node.value) if is_key else here
+        reading.unreadable.setdefault(where, (_position(node), _unbuildable(node, error)))
+        return node.value
+    finally:
+        _CONSTRUCTOR.constructed_objects.clear()
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_IMPLICIT = yaml.resolver.Resolver()
+_TAG_MEANING = {"int": "an integer", "float": "a number", "bool": "true or false", "null": "null",
+                "timestamp": "a date", "binary": "base64 data"}
+_SHOWN_CHARACTERS = 40
+
+
+def _unbuildable(node: yaml.ScalarNode, error: Exception) -> str:
+    """Why ``node`` could not be built, for a contributor: the value, what YAML took it for and,
+    where YAML guessed that from the value's looks, how to keep it as text."""
+    if node.tag == "tag:yaml.org,2002:merge":
+        return "merge keys (`<<: *name`) are not supported; write the keys out"
+    if node.tag not in _CONSTRUCTOR.yaml_constructors:
+        return f"unknown tag `{node.tag}` (a mapping holds text, numbers, true/false, lists and key: value pairs)"
+    if isinstance(error, yaml.MarkedYAMLError):
+        return error.problem or str(error)
+    value = node.value if len(node.value) <= _SHOWN_CHARACTERS else \
+        f"{node.value[:_SHOWN_CHARACTERS]}... ({len(node.value)} characters)"
+    name = node.tag.removeprefix("tag:yaml.org,2002:")
+    message = f"cannot read `{value}` as {_TAG_MEANING.get(name, name)}"
+    if isinstance(error, ValueError) and str(error):
+        message += f" ({str(error).split(';')[0]})"  # Python's advice after the `;` is for programmers
+    if _IMPLICIT.resolve(yaml.ScalarNode, node.value, (True, False)) == node.tag:
+        message += "; quote it to keep it as text"
+    return message
 
 
 def _line_and_column(text: str, offset: int) -> Position:
@@ -300,9 +369,9 @@ def _position(node: yaml.Node) -> Position:
 
 
 def _problem_from(path: Path, error: dict, positions: dict[FieldPath, Position]) -> Problem:
-    location = tuple(part for part in error["loc"] if not _is_union_branch(part))
+    location = _location(error)
     line, column = _nearest_position(positions, location)
-    field_path = ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in location).replace(".[", "[")
+    field_path = _field_text(location)
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key (a typo?)"
@@ -310,6 +379,22 @@ def _problem_from(path: Path, error: dict, positions: dict[FieldPath, Position])
         message = "required field is missing"
     message = message.removeprefix("Value error, ")
     return Problem(path, line, column, field_path, message)
+
+
+def _location(error: dict) -> FieldPath:
+    return tuple(part for part in error["loc"] if not _is_union_branch(part))
+
+
+def _field_text(location: FieldPath) -> str:
+    """``examples[0].timeout`` for ``("examples", 0, "timeout")``."""
+    return ".".join(str(part) if isinstance(part, str) else f"[{part}]" for part in location).replace(".[", "[")
+
+
+def _about_unreadable(error: dict, unreadable: dict[FieldPath, tuple[Position, str]]) -> bool:
+    """The schema's complaint about a key or value that stands in for one YAML could not build (its
+    text): the reason it could not be built is the problem to show."""
+    location = _location(error)
+    return any(location[:len(where)] == where for where in unreadable)
 
 
 def _nearest_position(positions: dict[FieldPath, Position], field_path: FieldPath) -> Position:
@@ -323,27 +408,86 @@ def _is_union_branch(part: str | int) -> bool:
     return isinstance(part, str) and (part in {"str", "constrained-str", "float", "int", "bool", "none"} or part.startswith("function-"))
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One pair of a page as written in its file; ``where`` is the field that names it (its source
+    API, or an alternative's target)."""
+
+    loaded: LoadedMapping
+    source: str
+    target: str | None
+    where: FieldPath
+
+    def problem(self, message: str) -> Problem:
+        return Problem(self.loaded.path, *self.loaded.position_of(*self.where), _field_text(self.where), message)
+
+
+def _entries(loaded: LoadedMapping) -> list[_Entry]:
+    """The page's pairs in ``Mapping.api_pairs`` order: main pair, alternatives, other pairs."""
+    mapping = loaded.mapping
+    entries = [_Entry(loaded, mapping.source.api, mapping.target.api if mapping.target else None, ("source", "api"))]
+    entries += [_Entry(loaded, mapping.source.api, alternative.target.api, ("alternatives", index, "target", "api"))
+                for index, alternative in enumerate(mapping.alternatives)]
+    entries += [_Entry(loaded, pair.source.api, pair.target.api if pair.target else None,
+                       ("other_pairs", index, "source", "api")) for index, pair in enumerate(mapping.other_pairs)]
+    return entries
+
+
 def _pair_conflicts(mappings: list[LoadedMapping]) -> list[Problem]:
-    """One file per API pair and per page: a second file mapping a pair already mapped (or writing
-    the same page) is an error. Several targets of one source API go in one file (`alternatives`)."""
+    """Across all files: every pair goes from ``SOURCE_FRAMEWORK`` to ``TARGET_FRAMEWORK``, each pair
+    is mapped in one file, and each source API has one page. A page belongs to its file's main
+    source API; the same API among another file's ``other_pairs`` would give it a second page, and
+    that entry is the one reported. Several targets of one source API go in one file
+    (`alternatives`)."""
+    by_file = [(loaded, _entries(loaded)) for loaded in mappings]
+    entries = [entry for _, entries_of_file in by_file for entry in entries_of_file]
+    first_by_pair: dict[tuple[str, str | None], _Entry] = {}
+    page_of: dict[str, _Entry] = {}  # source API -> the entry that puts it on a page first
+    for entry in sorted(entries, key=lambda entry: entry.where[0] != "source"):  # main sources claim pages first
+        page_of.setdefault(entry.source, entry)
+    for entry in entries:
+        first_by_pair.setdefault((entry.source, entry.target), entry)
     problems = []
-    first_by_pair: dict[tuple[str, str | None], LoadedMapping] = {}
-    first_by_page: dict[str, LoadedMapping] = {}
-    for loaded in mappings:
-        line, column = loaded.position_of("source", "api")
+    for loaded, entries_of_file in by_file:
         found = []
-        for source, target, _ in loaded.mapping.api_pairs():
-            other = first_by_pair.setdefault((source, target), loaded)
-            if other is not loaded:
-                found.append(Problem(loaded.path, line, column, "source.api",
-                                     f"two files map {source} -> {target or '(no counterpart)'}: also in {other.path}"))
-        other_page = first_by_page.setdefault(loaded.mapping.key, loaded)
-        if other_page is not loaded and not found:
-            found.append(Problem(loaded.path, line, column, "source.api",
+        for entry in entries_of_file:
+            found += _direction_problems(entry, first_by_pair.get((entry.target, entry.source)))
+            first, page = first_by_pair[(entry.source, entry.target)], page_of[entry.source]
+            if first.loaded is not loaded:
+                found.append(entry.problem(f"two files map {entry.source} -> {entry.target or '(no counterpart)'}: "
+                                           f"also in {first.loaded.path}"))
+            elif page.loaded is not loaded and entry.where[0] == "other_pairs":
+                found.append(entry.problem(_second_page(entry, page)))
+        first_page = page_of[loaded.mapping.source.api]
+        if first_page.loaded is not loaded and not found:
+            found.append(Problem(loaded.path, *loaded.position_of("source", "api"), "source.api",
                                  f"two files write the page of {loaded.mapping.source.api} (one page per source API; "
-                                 f"list another target under `alternatives`): also in {other_page.path}"))
+                                 f"list another target under `alternatives`): also in {first_page.loaded.path}"))
         problems += found
     return problems
+
+
+def _second_page(entry: _Entry, page: _Entry) -> str:
+    where = f"{page.loaded.path}, line {page.loaded.line_of(*page.where)}"
+    if page.where[0] == "source":
+        return (f"{entry.source} has its own page ({where}); one page per source API: "
+                "give this target there, under `alternatives`")
+    return (f"{entry.source} is on the page of {page.loaded.mapping.source.api} already (`other_pairs` in {where}); "
+            "one page per source API: list its targets in one file")
+
+
+def _direction_problems(entry: _Entry, mirror: _Entry | None) -> list[Problem]:
+    """The pair's source must be a ``SOURCE_FRAMEWORK`` API (its target then belongs to the other
+    framework: ``schema`` refuses a pair within one); ``mirror``, the pair the right way round, is
+    named where another file maps it. An alternative's source is its page's, reported once."""
+    source = framework_of(entry.source)
+    if source is SOURCE_FRAMEWORK or entry.where[0] == "alternatives":
+        return []
+    direction = f"pairs go {SOURCE_FRAMEWORK.display} -> {TARGET_FRAMEWORK.display}"
+    if mirror is not None and mirror.loaded is not entry.loaded:
+        direction += f"; {mirror.source} -> {mirror.target} is mapped in {mirror.loaded.path}"
+    return [entry.problem(f"{entry.source} is a {source.display} API, not a source: {direction} "
+                          "(source and target swapped?)")]
 
 
 _PLACEHOLDER = re.compile(r"\bTODO\b")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ROOT, locks
-from .coverage import DEFAULT_MODULES, coverage
+from .coverage import DEFAULT_MODULES, CoverageError, coverage
 from .loader import LoadedMapping, Problem, load_mappings
 from .memo import RenderMemo
 from .render import Renderer, render_site
@@ -154,7 +154,7 @@ def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, opt
             matrix = read_matrix(options.matrix)
             pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix,
                                 probed, reuse=memo.reused, language=options.language)
-        except ReportError as error:
+        except (ReportError, CoverageError) as error:
             remove_generated(output)
             raise GenerationError(str(error)) from None
         except BaseException:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 
 from . import __version__
@@ -84,22 +85,51 @@ class SnippetResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> SnippetResult:
+        """The result that ``to_dict`` gave. Anything else (a cache row or a report that was damaged
+        or edited) raises ``ValueError``, never another exception: not an object, a status that
+        is not one of ``STATUSES``, a value of the wrong type, a duration that is not finite."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a result is an object, not {type(data).__name__}")
+        status = _typed(data, "status", str)
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status[:40]!r}")
+        duration = _typed(data, "duration", (int, float), 0.0)
+        if not math.isfinite(duration) or duration < 0:
+            raise ValueError(f"duration {duration} is not a finite number of seconds")
         return cls(
-            status=str(data["status"]),
-            outputs=[StatementOutput(int(item["line"]), str(item["text"]), bool(item.get("truncated", False)))
-                     for item in data["outputs"]],
-            stderr=str(data.get("stderr", "")),
-            error_type=data.get("error_type"),
-            error_message=data.get("error_message"),
-            error_line=data.get("error_line"),
-            duration=float(data.get("duration", 0.0)),
-            framework_version=str(data.get("framework_version", "")),
-            device=str(data.get("device", "")),
-            device_name=str(data.get("device_name", "")),
-            cached=bool(data.get("cached", False)),
-            traceback=data.get("traceback"),
-            produced_on=str(data.get("produced_on", "")),
+            status=status,
+            outputs=[_statement_output(item) for item in _typed(data, "outputs", list)],
+            stderr=_typed(data, "stderr", str, ""),
+            error_type=_typed(data, "error_type", (str, type(None))),
+            error_message=_typed(data, "error_message", (str, type(None))),
+            error_line=_typed(data, "error_line", (int, type(None))),
+            duration=float(duration),
+            framework_version=_typed(data, "framework_version", str, ""),
+            device=_typed(data, "device", str, ""),
+            device_name=_typed(data, "device_name", str, ""),
+            cached=_typed(data, "cached", bool, False),
+            traceback=_typed(data, "traceback", (str, type(None))),
+            produced_on=_typed(data, "produced_on", str, ""),
         )
+
+
+STATUSES = ("ok", "error", "timeout", "crash")
+
+
+def _statement_output(item: object) -> StatementOutput:
+    if not isinstance(item, dict):
+        raise ValueError(f"an output is an object, not {type(item).__name__}")
+    return StatementOutput(_typed(item, "line", int), _typed(item, "text", str), _typed(item, "truncated", bool, False))
+
+
+def _typed(data: dict, name: str, kinds: type | tuple[type, ...], default: object = None):
+    """``data[name]`` (``default`` where absent) if it is one of ``kinds``, else ``ValueError``.
+    A bool is no number here, though Python counts it as an int."""
+    value = data.get(name, default)
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise ValueError(f"`{name}` holds {type(value).__name__}, not {' or '.join(kind.__name__ for kind in kinds)}")
+    return value
 
 
 def cache_key(snippet: Snippet, device: str, framework_version: str | None = None) -> str:

@@ -27,6 +27,7 @@ import yaml
 from . import introspect
 from .frameworks import FRAMEWORKS, framework_of
 from .introspect import ApiNotFound, ApiSignature, Param
+from .loader import plain_data, read_mapping_text
 from .schema import Mapping
 
 SCHEMA_LINE = "# yaml-language-server: $schema=../../schema/mapping.schema.json"
@@ -137,14 +138,13 @@ def find_mapping_of(source_api: str, mappings_dir: Path) -> Path | None:
     pattern = re.compile(rf"^\s*api:\s*['\"]?{re.escape(source_api)}['\"]?\s*$", re.MULTILINE)
     for file in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
         try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = read_mapping_text(file)
+        except (OSError, ValueError):
             continue
         if source_api not in text:
             continue
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
+        data = plain_data(text)  # bounded: any file in the folder may be hostile
+        if data is None:
             if pattern.search(text):
                 return file
             continue

@@ -70,7 +70,7 @@ def generate_pages(app: Sphinx) -> None:
         progress=True,
         execute=bool(config.mapping_execute),
         report=_resolve(app, config.mapping_report) if config.mapping_report else None,
-        coverage_modules=tuple(config.mapping_coverage_modules),
+        coverage_modules=config.mapping_coverage_modules,  # checked by ``coverage.module_names``
         matrix=_resolve(app, config.mapping_matrix) if config.mapping_matrix else None,
         language=normalize(config.language),
     )
