@@ -44,6 +44,9 @@ _LINE_BREAK = re.compile(r"\r\n?|\n")  # markdown-it's, so token line numbers in
 _UNSAFE_MATH = re.compile(r"\\(?:href|url|html|class|style|cssId|data|require|unicode|mmlToken|bbox|enclose)\b")
 _URL_SAFE = ":/?#[]@!$&*+,;=%-._~"  # as render.safe_url: nothing that can end a link destination
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+# Every level the renderer nests opens with one of these in the source: a list marker (- + * 1. 1)),
+# emphasis (* _), a link ([ or an autolink's <).
+_NESTING_OPENER = re.compile(r"[-+*_\[<]|\d[.)]")
 
 
 class _TooDeep(Exception):
@@ -56,6 +59,8 @@ def escape(text: str) -> str:
 
 def validate(text: str) -> str:
     """``text`` if the subset can show it; ``ValueError`` for prose nested deeper than ``MAX_NESTING``."""
+    if len(_NESTING_OPENER.findall(text)) <= MAX_NESTING:
+        return text  # too few openers to nest that deep (most prose): no need to render it
     try:
         _render(text)
     except _TooDeep:

@@ -201,6 +201,7 @@ TOO_DEEP = {
     "strong and emphasis": "***" * 600 + "x" + "***" * 600,
     "nested lists": nested_list(200),
     "lists on one line": "- " * 300 + "x",
+    "one list too many on one line": "- " * (MAX_NESTING + 1) + "x",
     "numbered lists": "1. " * 300 + "x",
     "emphasis between words": "*a " * 500 + "x" + " a*" * 500,
     "strong around emphasis": "**a _b " * 300 + "x" + " b_ a**" * 300,
