@@ -8,13 +8,13 @@ literal text it is (escaped), never interpreted.
 
 The output is MyST Markdown built from the parse tree, and it is safe wherever a template puts it
 (after a prefix such as "PyTorch: ", indented in a list, quoted with ``>``, joined onto one line in a
-table cell), because no construct in it spans lines: each paragraph and each list item's text is
-one line, and the only input text that is not escaped sits inside code spans -- code, and math as
-the ``{math}`` role (block math in a paragraph of its own, typeset in display style) -- which MyST
-shows literally whatever stands around them. So no part of the input can start raw HTML, a
-directive or a role in the page, and math is written by Sphinx as escaped text that MathJax
-typesets; the TeX commands through which MathJax can emit links, attributes or styles, or load
-extensions, make the math text.
+table cell), because no construct in it spans lines: a paragraph, a list item's text and a formula
+are one line each, text outside the subset is escaped line by line, and the only input text that is not
+escaped sits inside code spans -- code, and math as the ``{math}`` role (block math in a paragraph of
+its own, in display style) -- which MyST shows literally whatever stands around them. So no part of
+the input can start raw HTML, a directive or a role in the page. Sphinx writes math as escaped text
+that MathJax typesets; math that uses the TeX commands through which MathJax can emit links,
+attributes or styles, or load extensions, is shown as text.
 
 Nesting: lists, emphasis and links inside one another count, and prose may nest them at most
 ``MAX_NESTING`` deep. ``validate`` (the schema's check of every prose field) refuses deeper prose,
@@ -42,6 +42,7 @@ _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _LINE_BREAK = re.compile(r"\r\n?|\n")  # markdown-it's, so token line numbers index these lines
 # TeX commands through which MathJax can add links, classes, styles or attributes, or load extensions.
 _UNSAFE_MATH = re.compile(r"\\(?:href|url|html|class|style|cssId|data|require|unicode|mmlToken|bbox|enclose)\b")
+_TEX_COMMENT = re.compile(r"(?<!\\)%.*")
 _URL_SAFE = ":/?#[]@!$&*+,;=%-._~"  # as render.safe_url: nothing that can end a link destination
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 # Every level the renderer nests opens with one of these in the source: a list marker (- + * 1. 1)),
@@ -165,7 +166,7 @@ def _list(tokens: list[Token], start: int, end: int, lines: list[str], depth: in
 def _math(content: str, display: bool) -> str | None:
     """Math as the ``{math}`` role on one line, or None where it must be shown as text: TeX that
     MathJax could turn into markup, or that would end the role (a backtick) or the math (``$``)."""
-    tex = " ".join(content.split())
+    tex = " ".join(_TEX_COMMENT.sub("", content).split())  # on one line, a comment would end the math
     if not tex or "`" in tex or "$" in tex or _UNSAFE_MATH.search(tex):
         return None
     return "{math}`" + ("\\displaystyle " if display else "") + tex + "`"

@@ -157,6 +157,14 @@ def test_rendered_prose_cannot_become_markup_wherever_a_template_puts_it(text: s
         assert markup_tokens(CONTEXTS[context](rendered)) == [], rendered
 
 
+def test_a_unicode_line_separator_neither_shifts_nor_loses_text_shown_literally():
+    """Text outside the subset is shown by its source lines, which are counted as markdown-it counts
+    them (U+2028 is no line break to it)."""
+    shown = render_block("- a\u2028b\n- c\n\n> quote one\n> quote two\n\n```\ncode\n```")
+    assert shown.replace("\\", "").split("\n") == ["- a\u2028b", "- c", "", "> quote one", "> quote two", "",
+                                                     "```", "code", "```"]
+
+
 # --- item 2: a mapping's file name in the "Edit this page" link -------------------------------
 
 HOSTILE_NAME = "x\" onmouseover=alert(1) '<>"  # before the fix, the link gained the handler

@@ -16,6 +16,7 @@ from generator.prose import render_block, render_cell, render_inline
     ("1. first\n2. second", "1. first\n2. second"),
     ("- a\n- b", "- a\n- b"),
     ("$$\n\\frac{a}{b}\n$$", "{math}`\\displaystyle \\frac{a}{b}`"),
+    ("$$\na < b % a TeX comment\n\\land c\n$$", "{math}`\\displaystyle a < b \\land c`"),
     ("one\n\ntwo", "one\n\ntwo"),
     ("code ``a ` b``", "code ``a ` b``"),
 ])
