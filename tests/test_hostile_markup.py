@@ -170,6 +170,19 @@ def test_a_unicode_line_separator_neither_shifts_nor_loses_text_shown_literally(
 HOSTILE_NAME = "x\" onmouseover=alert(1) '<>"  # before the fix, the link gained the handler
 
 
+def sphinx_build(workdir: Path, mappings: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``sphinx-build`` of the site with ``mappings`` (examples not run) in a child, bounded."""
+    return subprocess.run([sys.executable, "-m", "sphinx", *sphinx_arguments(workdir, "mapping_execute=0", mappings=mappings)],
+                          cwd=cwd, capture_output=True, text=True, timeout=300, preexec_fn=bounded(4 << 30))
+
+
+def bounded(memory_bytes: int = 1 << 30):
+    """preexec_fn: a child that cannot use more than ``memory_bytes`` of address space."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    return limit
+
+
 def test_edit_link_percent_encodes_what_could_end_the_attribute():
     link = edit_link("https://e.example/repo", "main", f"mappings/{HOSTILE_NAME}/L1Loss.yaml")
     assert link == "https://e.example/repo/edit/main/mappings/x%22%20onmouseover%3Dalert%281%29%20%27%3C%3E/L1Loss.yaml"
@@ -180,8 +193,7 @@ def test_hostile_folder_name_in_the_built_edit_link_adds_no_attribute(tmp_path: 
     a hostile name (the loader refuses such file names, not the folders above them)."""
     mappings = tmp_path / "mappings"
     write_mapping(mappings / HOSTILE_NAME, "L1Loss.yaml", L1LOSS_PAIR)
-    completed = subprocess.run([sys.executable, "-m", "sphinx", *sphinx_arguments(tmp_path, "mapping_execute=0", mappings=mappings)],
-                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    completed = sphinx_build(tmp_path, mappings, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     page = BeautifulSoup((tmp_path / "html" / "docs" / "api" / "torch.nn" / "L1Loss.html").read_text(), "html.parser")
     assert injected(page) == []
@@ -231,12 +243,6 @@ DEEP_BUT_FLAT = {
 DEPTH_MESSAGE = f"lists, emphasis and links are nested more than {MAX_NESTING} levels deep"
 
 
-def bounded(memory_bytes: int = 1 << 30):
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    return limit
-
-
 def mapping_with_remarks(remarks: str, api: str = "torch.nn.L1Loss") -> str:
     return L1LOSS_PAIR.replace("torch.nn.L1Loss", api) + yaml.safe_dump({"remarks": remarks}, width=1 << 20)
 
@@ -271,8 +277,7 @@ def test_deep_looking_flat_prose_renders(name: str):
 def test_a_build_with_prose_nested_too_deep_fails_with_the_field_not_a_recursion_error(tmp_path: Path):
     mappings = tmp_path / "mappings"
     path = write_mapping(mappings, "torch.nn/L1Loss.yaml", mapping_with_remarks(TOO_DEEP["emphasis"]))
-    completed = subprocess.run([sys.executable, "-m", "sphinx", *sphinx_arguments(tmp_path, "mapping_execute=0", mappings=mappings)],
-                               cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=bounded(4 << 30))
+    completed = sphinx_build(tmp_path, mappings)
     assert completed.returncode != 0
     assert f"{path}:12:1: remarks.en: {DEPTH_MESSAGE}" in completed.stderr, completed.stderr[-2000:]
     assert "RecursionError" not in completed.stderr + completed.stdout and "Traceback" not in completed.stderr
@@ -284,7 +289,6 @@ def test_deep_looking_flat_prose_builds(tmp_path: Path):
     data = {**yaml.safe_load(L1LOSS_PAIR), "remarks": "\n\n".join(texts[:3]),
             "sections": [{"title": "Deep", "text": text, "items": [text]} for text in texts[3:]]}
     write_mapping(mappings, "torch.nn/L1Loss.yaml", yaml.safe_dump(data, width=1 << 20))
-    completed = subprocess.run([sys.executable, "-m", "sphinx", *sphinx_arguments(tmp_path, "mapping_execute=0", mappings=mappings)],
-                               cwd=ROOT, capture_output=True, text=True, timeout=300, preexec_fn=bounded(4 << 30))
+    completed = sphinx_build(tmp_path, mappings)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert (tmp_path / "html" / "docs" / "api" / "torch.nn" / "L1Loss.html").is_file()
