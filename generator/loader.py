@@ -228,12 +228,20 @@ def read_mapping_text(path: Path) -> str:
     return data.decode("utf-8")
 
 
+# A mapping's file name goes into its page's "Edit this page" link and into messages: letters,
+# digits and ``_ . -`` are all that an API name gives (``scaffold``) and all that needs no quoting.
+_FILE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
     try:
         text = read_mapping_text(path)
     except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         return None, [Problem(path, 1, 1, "", f"cannot read file: {reason}")]
+    if not _FILE_NAME.fullmatch(path.name):
+        return None, [Problem(path, 1, 1, "", "a mapping's file name may hold only letters, digits, '_', '.' "
+                                              "and '-' (as the API name does)")]
     try:
         node = compose_bounded(text)
         if node is None:

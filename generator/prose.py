@@ -4,9 +4,22 @@ Allowed: paragraphs, bullet and numbered lists (nested), inline code, emphasis a
 links to http(s) addresses, inline math ``$...$`` and block math ``$$...$$``. Everything else a
 YAML author writes -- raw HTML, headings, block quotes, tables, code fences, images, MyST roles
 and directives, links with another scheme, math that uses TeX's HTML commands -- is shown as the
-literal text it is (escaped), never interpreted. The output is MyST Markdown built from the parse
-tree, so no text of the input reaches the page unescaped except the content of code spans (which
-Markdown shows literally) and of math (which Sphinx escapes and MathJax typesets).
+literal text it is (escaped), never interpreted.
+
+The output is MyST Markdown built from the parse tree, and it is safe wherever a template puts it
+(after a prefix such as "PyTorch: ", indented in a list, quoted with ``>``, joined onto one line in a
+table cell), because no construct in it spans lines: a paragraph, a list item's text and a formula
+are one line each, text outside the subset is escaped line by line, and the only input text that is not
+escaped sits inside code spans -- code, and math as the ``{math}`` role (block math in a paragraph of
+its own, in display style) -- which MyST shows literally whatever stands around them. So no part of
+the input can start raw HTML, a directive or a role in the page. Sphinx writes math as escaped text
+that MathJax typesets; math that uses the TeX commands through which MathJax can emit links,
+attributes or styles, or load extensions, is shown as text.
+
+Nesting: lists, emphasis and links inside one another count, and prose may nest them at most
+``MAX_NESTING`` deep. ``validate`` (the schema's check of every prose field) refuses deeper prose,
+so ``check`` reports it; ``render_*`` show it as escaped text. Neither this module nor Sphinx ever
+recurses deeper than that.
 
 ``render_block`` gives block Markdown (paragraphs and lists separated by blank lines);
 ``render_inline`` gives one line (lists and paragraphs are joined), for list items;
@@ -22,26 +35,49 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+MAX_NESTING = 8  # lists, emphasis and links inside one another; a mapping needs three or four
+
 _PARSER = MarkdownIt("commonmark", {"html": False, "linkify": False}).use(dollarmath_plugin, double_inline=True)
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-# TeX commands through which MathJax can add links, classes, styles or load extensions.
-_UNSAFE_MATH = re.compile(r"\\(?:href|url|html|class|style|cssId|data|require|unicode|mmlToken|bbox)\b")
+_LINE_BREAK = re.compile(r"\r\n?|\n")  # markdown-it's, so token line numbers index these lines
+# TeX commands through which MathJax can add links, classes, styles or attributes, or load extensions.
+_UNSAFE_MATH = re.compile(r"\\(?:href|url|html|class|style|cssId|data|require|unicode|mmlToken|bbox|enclose)\b")
+_TEX_COMMENT = re.compile(r"(?<!\\)%.*")
 _URL_SAFE = ":/?#[]@!$&*+,;=%-._~"  # as render.safe_url: nothing that can end a link destination
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+# Every level the renderer nests opens with one of these in the source: a list marker (- + * 1. 1)),
+# emphasis (* _), a link ([ or an autolink's <).
+_NESTING_OPENER = re.compile(r"[-+*_\[<]|\d[.)]")
+
+
+class _TooDeep(Exception):
+    pass
 
 
 def escape(text: str) -> str:
     return _PUNCTUATION.sub(r"\\\1", text)
 
 
+def validate(text: str) -> str:
+    """``text`` if the subset can show it; ``ValueError`` for prose nested deeper than ``MAX_NESTING``."""
+    if len(_NESTING_OPENER.findall(text)) <= MAX_NESTING:
+        return text  # too few openers to nest that deep (most prose): no need to render it
+    try:
+        _render(text)
+    except _TooDeep:
+        raise ValueError(f"lists, emphasis and links are nested more than {MAX_NESTING} levels deep "
+                         "(inside one another); write it flatter") from None
+    return text
+
+
 def render_block(text: str | None) -> str:
     """Safe MyST Markdown for prose: paragraphs and lists, blocks separated by blank lines."""
     if not text:
         return ""
-    lines = text.splitlines()
-    tokens = _PARSER.parse(text)
-    blocks, _ = _blocks(tokens, 0, len(tokens), lines)
-    return "\n\n".join(block for block in blocks if block.strip())
+    try:
+        return _render(text)
+    except _TooDeep:  # ``validate`` refuses it; shown as the text it is
+        return _literal_lines(_LINE_BREAK.split(text))
 
 
 def render_inline(text: str | None) -> str:
@@ -59,20 +95,26 @@ def render_cell(text: str | None) -> str:
     return _UNESCAPED_PIPE.sub(r"\\|", render_inline(text))
 
 
-def _blocks(tokens: list[Token], start: int, end: int, lines: list[str]) -> tuple[list[str], int]:
+def _render(text: str) -> str:
+    tokens = _PARSER.parse(text)
+    blocks, _ = _blocks(tokens, 0, len(tokens), _LINE_BREAK.split(text), 0)
+    return "\n\n".join(block for block in blocks if block.strip())
+
+
+def _blocks(tokens: list[Token], start: int, end: int, lines: list[str], depth: int) -> tuple[list[str], int]:
     blocks: list[str] = []
     index = start
     while index < end:
         token = tokens[index]
-        if token.type == "paragraph_open":
-            blocks.append(_inline(tokens[index + 1].children or []))
+        if token.type == "paragraph_open":  # one line, whatever its tokens held (math, an image's text)
+            blocks.append(_inline(tokens[index + 1].children or [], depth).replace("\n", " "))
             index += 3
         elif token.type in ("bullet_list_open", "ordered_list_open"):
             closing = _closing(tokens, index)
-            blocks.append(_list(tokens, index, closing, lines))
+            blocks.append(_list(tokens, index, closing, lines, depth + 1))
             index = closing + 1
         elif token.type == "math_block":
-            blocks.append(_math_block(token.content))
+            blocks.append(_math(token.content, display=True) or escape("$$" + " ".join(token.content.split()) + "$$"))
             index += 1
         else:  # anything else is shown as the source text it came from
             closing = _closing(tokens, index) if token.nesting == 1 else index
@@ -91,14 +133,16 @@ def _closing(tokens: list[Token], index: int) -> int:
 
 
 def _literal(token: Token, lines: list[str]) -> str:
-    if token.map:
-        source = lines[token.map[0]:token.map[1]]
-    else:
-        source = [token.content]
-    return "\n".join(escape(" ".join(line.split())) for line in source if line.strip()) or ""
+    return _literal_lines(lines[token.map[0]:token.map[1]] if token.map else [token.content])
 
 
-def _list(tokens: list[Token], start: int, end: int, lines: list[str]) -> str:
+def _literal_lines(lines: list[str]) -> str:
+    return "\n".join(escape(" ".join(line.split())) for line in lines if line.strip())
+
+
+def _list(tokens: list[Token], start: int, end: int, lines: list[str], depth: int) -> str:
+    if depth > MAX_NESTING:
+        raise _TooDeep
     ordered = tokens[start].type == "ordered_list_open"
     number = int(tokens[start].attrGet("start") or 1) if ordered else 0
     items: list[str] = []
@@ -108,7 +152,7 @@ def _list(tokens: list[Token], start: int, end: int, lines: list[str]) -> str:
             index += 1
             continue
         closing = _closing(tokens, index)
-        parts, _ = _blocks(tokens, index + 1, closing, lines)
+        parts, _ = _blocks(tokens, index + 1, closing, lines, depth)
         marker = f"{number}. " if ordered else "- "
         indent = " " * len(marker)
         body = "\n\n".join(part for part in parts if part.strip()) or escape("")
@@ -119,14 +163,16 @@ def _list(tokens: list[Token], start: int, end: int, lines: list[str]) -> str:
     return "\n".join(items)
 
 
-def _math_block(content: str) -> str:
-    content = content.strip()
-    if _UNSAFE_MATH.search(content) or "$$" in content:
-        return escape("$$" + " ".join(content.split()) + "$$")
-    return f"$$\n{content}\n$$"
+def _math(content: str, display: bool) -> str | None:
+    """Math as the ``{math}`` role on one line, or None where it must be shown as text: TeX that
+    MathJax could turn into markup, or that would end the role (a backtick) or the math (``$``)."""
+    tex = " ".join(_TEX_COMMENT.sub("", content).split())  # on one line, a comment would end the math
+    if not tex or "`" in tex or "$" in tex or _UNSAFE_MATH.search(tex):
+        return None
+    return "{math}`" + ("\\displaystyle " if display else "") + tex + "`"
 
 
-def _inline(children: list[Token]) -> str:
+def _inline(children: list[Token], depth: int) -> str:
     out: list[str] = []
     index = 0
     while index < len(children):
@@ -141,21 +187,29 @@ def _inline(children: list[Token]) -> str:
         elif kind in ("em_open", "strong_open"):
             closing = _closing(children, index)
             mark = "*" if kind == "em_open" else "**"
-            inner = _inline(children[index + 1:closing])
+            inner = _nested(children[index + 1:closing], depth)
             out.append(f"{mark}{inner}{mark}" if inner.strip() else escape(token.markup * 2))
             index = closing
         elif kind == "link_open":
             closing = _closing(children, index)
-            out.append(_link(token, _inline(children[index + 1:closing])))
+            out.append(_link(token, _nested(children[index + 1:closing], depth)))
             index = closing
-        elif kind == "math_inline" or kind == "math_inline_double":
-            out.append(_math_inline(token.content))
+        elif kind in ("math_inline", "math_inline_double"):
+            shown = _math(token.content, display=kind == "math_inline_double")
+            delimiter = "$$" if kind == "math_inline_double" else "$"
+            out.append(shown or escape(f"{delimiter}{token.content}{delimiter}"))
         elif kind == "image":
             out.append(escape(f"![{token.content}]({token.attrGet('src') or ''})"))
         else:  # html_inline (with html off it is text already), anything a plugin adds
             out.append(escape(token.content or token.markup))
         index += 1
     return "".join(out)
+
+
+def _nested(children: list[Token], depth: int) -> str:
+    if depth + 1 > MAX_NESTING:
+        raise _TooDeep
+    return _inline(children, depth + 1)
 
 
 def _code_span(content: str) -> str:
@@ -171,9 +225,3 @@ def _link(token: Token, inner: str) -> str:
     if parts.scheme.lower() in ("http", "https") and parts.netloc:
         return f"[{inner or escape(href)}](<{quote(href, safe=_URL_SAFE)}>)"
     return f"{escape('[')}{inner}{escape('](' + href + ')')}"
-
-
-def _math_inline(content: str) -> str:
-    if _UNSAFE_MATH.search(content) or "$" in content or not content.strip():
-        return escape(f"${content}$")
-    return f"${content}$"

@@ -68,7 +68,7 @@ def paragraphs(text: str | None) -> list[str]:
 # -- translatable text: the language being rendered, or English marked as untranslated ----------
 
 UNTRANSLATED_ROLE = "untranslated"
-_BLOCK_LINE = re.compile(r"^(\s|- |\d+\. |\$\$)")
+_BLOCK_LINE = re.compile(r"^(\s|- |\d+\. )")
 
 
 def pick(value) -> tuple[str | None, str | None]:
@@ -91,7 +91,7 @@ def _marked(rendered: str, fallback: str | None, block: bool) -> str:
     if not block:
         return f"{rendered} {mark}"
     last = rendered.rsplit("\n", 1)[-1]
-    if _BLOCK_LINE.match(last) or last.startswith("$"):  # a list or math ends the text: a line of its own
+    if _BLOCK_LINE.match(last):  # a list ends the text: a line of its own
         return f"{rendered}\n\n{mark}"
     return f"{rendered} {mark}"
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
                       StringConstraints, WithJsonSchema, model_validator)
 
+from . import prose
 from .frameworks import FRAMEWORKS, Framework, framework_of
 from .i18n import LANGUAGES, LocalText, N_, gettext
 
@@ -73,10 +74,12 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), Af
 Code = Annotated[str, StringConstraints(min_length=1), AfterValidator(no_control_characters)]
 Prose = Annotated[
     Text,
+    AfterValidator(prose.validate),
     Field(json_schema_extra={"x-markdown": "safe subset"}),
 ]
 """Text in the safe Markdown subset (``generator.prose``): inline code, emphasis, http(s) links,
-inline and block math, bullet and numbered lists, paragraphs. Anything else is shown escaped."""
+inline and block math, bullet and numbered lists, paragraphs. Anything else is shown escaped;
+lists, emphasis and links nested deeper than ``prose.MAX_NESTING`` are refused."""
 class LocalTexts(BaseModel):
     """A translatable text in several languages: `{en: ..., zh_CN: ...}` (at least one)."""
 
@@ -89,6 +92,13 @@ class LocalTexts(BaseModel):
         if not any(getattr(self, language) for language in LANGUAGES):
             raise ValueError("give the text in at least one language (" + ", ".join(LANGUAGES) + ")")
         return self
+
+
+class LocalProseTexts(LocalTexts):
+    """``LocalTexts`` in the safe Markdown subset: each language's text is checked as ``Prose``."""
+
+    en: Prose | None = None
+    zh_CN: Prose | None = None  # noqa: N815
 
 
 def _texts_of(value):
@@ -115,15 +125,14 @@ def _local_schema(markdown: bool) -> dict:
     }], "x-translatable": True}
 
 
-LocalText_ = Annotated[
-    LocalTexts,
-    BeforeValidator(_texts_of),
-    AfterValidator(_local_text),
-    PlainSerializer(lambda value: value.raw),
-]
-Localized = Annotated[LocalText_, WithJsonSchema(_local_schema(False))]
+def _translatable(texts: type[LocalTexts], markdown: bool):
+    return Annotated[texts, BeforeValidator(_texts_of), AfterValidator(_local_text),
+                     PlainSerializer(lambda value: value.raw), WithJsonSchema(_local_schema(markdown))]
+
+
+Localized = _translatable(LocalTexts, markdown=False)
 """Translatable plain text: a string (English) or `{en: ..., zh_CN: ...}`; a ``LocalText`` once loaded."""
-LocalProse = Annotated[LocalText_, WithJsonSchema(_local_schema(True))]
+LocalProse = _translatable(LocalProseTexts, markdown=True)
 """Translatable text in the safe Markdown subset."""
 
 

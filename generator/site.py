@@ -11,7 +11,8 @@ Loaded by ``generator.sphinx_ext``. Contracts:
 - Edit links. A page generated from a mapping carries ``edit_path`` in its front matter (the YAML
   file, relative to the repository); "Edit this page" links there. Hand-written pages link to their
   own source; other generated pages (overview, module indexes, coverage) have no edit link. No page
-  offers its generated MyST as "source" (``html_show_sourcelink`` is off in ``conf.py``).
+  offers its generated MyST as "source" (``html_show_sourcelink`` is off in ``conf.py``). The path
+  is percent-encoded (``edit_link``): a file name cannot add markup to the link.
 - Badges. ``{status-badge}`value``` shows a status by its title, ``{failure-badge}`CPU``` marks a
   page or row whose example failed on that device; both are ``span.status-badge`` with one class
   per kind, coloured by ``docs/_static/mappings.css``.
@@ -33,6 +34,7 @@ import json
 import logging
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 from docutils import nodes
 from sphinx.application import Sphinx
@@ -204,11 +206,18 @@ def page_context(app: Sphinx, pagename: str, templatename: str, context: dict, d
     elif repository and context.get("page_source_suffix") and not pagename.startswith(_generated_prefix(app)):
         edit = f"{pagename}{context['page_source_suffix']}"
     context["theme_source_repository"] = ""
-    context["theme_source_edit_link"] = (
-        f"{repository}/edit/{app.config.mapping_repository_branch}/{edit}" if edit else "")
+    branch = app.config.mapping_repository_branch
+    context["theme_source_edit_link"] = edit_link(repository, branch, edit) if edit else ""
     context["theme_source_view_link"] = ""
     if context.get("toc"):
         context["toc"] = _breakable_names(context["toc"])
+
+
+def edit_link(repository: str, branch: str, path: str) -> str:
+    """Where "Edit this page" goes. The theme writes it into an ``href`` as it is, so the branch and
+    the path (a mapping's file name is the contributor's) are percent-encoded: no quote, angle
+    bracket, space or ampersand of theirs can end the attribute or add one."""
+    return f"{repository}/edit/{quote(branch, safe='/')}/{quote(path, safe='/')}"
 
 
 def _generated_prefix(app: Sphinx) -> str:

@@ -91,9 +91,18 @@ def content_of(markdown: str) -> dict[str, list]:
     return found
 
 
+MATH_ROLE = re.compile(r"\{math\}`(\\displaystyle )?([^`]*)`")
+
+
+def dollar_math(markdown: str) -> str:
+    """A rendered page's math (the ``{math}`` role; display style where it was a block) as the dollar
+    math of the pages it was imported from."""
+    return MATH_ROLE.sub(lambda match: f"\n\n$$\n{match[2]}\n$$\n\n" if match[1] else f"${match[2]}$", markdown)
+
+
 def rendered_text(markdown: str) -> tuple[str, set[str], set[str], str]:
     """(all visible text, link targets, code lines, math) of a rendered page."""
-    content = content_of(markdown)
+    content = content_of(dollar_math(markdown))
     text = " ".join(content["paragraphs"] + [cell for row in content["rows"] for cell in row])
     return " ".join(text.split()), set(content["links"]), set(content["code"]), " ".join(content["math"])
 
@@ -219,6 +228,6 @@ def test_a_page_for_an_unconfigured_framework_pair_gets_one_clear_error(tmp_path
 
 def test_inline_markdown_reaches_the_page_as_markup(tmp_path: Path):
     _, markdown = import_and_render(VARIATIONS / "inline_markdown_en.md", tmp_path)
-    assert "`input`" in markdown and "$[\\min, \\max]$" in markdown and "*note*" in markdown
+    assert "`input`" in markdown and "{math}`[\\min, \\max]`" in markdown and "*note*" in markdown
     assert "[NaN handling](<https://docs.pytorch.org/docs/stable/notes/numerical_accuracy.html>)" in markdown
     assert "**out**" in markdown

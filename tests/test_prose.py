@@ -12,10 +12,11 @@ from generator.prose import render_block, render_cell, render_inline
     ("Use `torch.cat` here.", "Use `torch.cat` here\\."),
     ("*one* and **two**", "*one* and **two**"),
     ("[docs](https://e.example/a_(b))", "[docs](<https://e.example/a_%28b%29>)"),
-    ("$x^2$", "$x^2$"),
+    ("$x^2$", "{math}`x^2`"),
     ("1. first\n2. second", "1. first\n2. second"),
     ("- a\n- b", "- a\n- b"),
-    ("$$\n\\frac{a}{b}\n$$", "$$\n\\frac{a}{b}\n$$"),
+    ("$$\n\\frac{a}{b}\n$$", "{math}`\\displaystyle \\frac{a}{b}`"),
+    ("$$\na < b % a TeX comment\n\\land c\n$$", "{math}`\\displaystyle a < b \\land c`"),
     ("one\n\ntwo", "one\n\ntwo"),
     ("code ``a ` b``", "code ``a ` b``"),
 ])
@@ -52,4 +53,4 @@ def test_a_cell_keeps_code_and_a_pipe_inside_code_or_math_cannot_end_it():
     cell = render_cell("Use `a | b` or $x|y$, | not a column.\n\nNext paragraph.")
     table = MarkdownIt("commonmark").enable("table").render(f"| A | B |\n| --- | --- |\n| {cell} | end |\n")
     assert table.count("<td>") == 2 and "<td>end</td>" in table
-    assert "<code>a | b</code>" in table and "$x|y$" in table and ", | not a column." in table and "Next paragraph." in table
+    assert "<code>a | b</code>" in table and "{math}<code>x|y</code>" in table and ", | not a column." in table and "Next paragraph." in table
