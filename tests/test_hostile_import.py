@@ -83,7 +83,8 @@ def code_example(code: str) -> str:
 
 
 # Payload generators: name -> (unit, what it attacks, size -> page text). Each builds its run of
-# ``size`` characters or lines where the pattern under attack reads it.
+# ``size`` characters or lines where the pattern under attack reads it. A few attack patterns that
+# were linear already ('#' runs, parentheses, pipes, brackets): they keep a rewrite honest.
 PAYLOADS = {
     "heading, spaces before the end": (
         "characters", "heading '(.*?)\\s*#*\\s*$' (cubic)",
@@ -118,9 +119,6 @@ PAYLOADS = {
     "summary, spaces after the name": (
         "characters", "summary '(pytorch|...)\\s*(?:\\*\\*)?\\s*[:：]'",
         lambda n: after("## Differences", "\nPyTorch" + " " * n + "x\n")),
-    "summary, bold and spaces": (
-        "characters", "summary '^\\s*(?:\\*\\*)?\\s*'",
-        lambda n: after("## Differences", "\n**" + " " * n + "x\n")),
     "link, one opening many times": (
         "characters", "documentation link '\\[([^\\]]*)\\]' searched from every start",
         lambda n: after("## torch.abs", "\n" + "详见[" * (n // 3) + "\n")),
@@ -130,9 +128,10 @@ PAYLOADS = {
     "side marker, spaces": (
         "characters", "'# PyTorch' marker '\\s*[:：]?\\s*$'",
         lambda n: code_example("# PyTorch" + " " * n + "x\nprint(1)")),
-    "marked half, blank lines": (
-        "lines", "print detection '^\\s*print' (MULTILINE) and blank-line stripping",
-        lambda n: code_example("# PyTorch" + "\n" * n + "import torch\nx = 1" + "\n" * n + "print(x)" + "\n" * n)),
+    "marked halves, blank lines": (
+        "lines", "print detection '^\\s*print' (MULTILINE) over blank lines, blank-line stripping",
+        lambda n: code_example("# PyTorch" + "\n" * n + "import torch" + "\n" * n + "x = 1\n"
+                               "# MindSpore\nimport mindspore\nprint(1)")),
     "unmarked block, blank lines": (
         "lines", "side detection '^\\s*(import\\s+torch|...)' (MULTILINE)",
         lambda n: code_example("x = 1\n" + "\n" * n + "y = 2")),
@@ -141,7 +140,7 @@ PAYLOADS = {
         lambda n: code_example("# PyTorch\nprint(" + "(\"'[" * (n // 4))),
 }
 # A quadratic pattern takes minutes on these, a cubic one years; linear work takes a small part of the budget.
-SIZES = {"characters": 100_000, "lines": 20_000}
+SIZES = {"characters": 100_000, "lines": 50_000}
 BUDGET_S = 2.0  # CPU seconds for the work on one payload
 
 
@@ -328,8 +327,8 @@ def test_a_broken_mapping_with_many_blank_lines_is_found_in_linear_time(tmp_path
     """import looks for the file that maps the page's API; a file that does not parse is matched
     on its text, where '^\\s*api:' rescanned a run of blank lines from each of them."""
     (tmp_path / "torch").mkdir()
-    (tmp_path / "torch" / "abs.yaml").write_text("source:\n" + "\n" * 200_000 + "  api: torch.abs\n  kind: [\n",
-                                                 encoding="utf-8")
+    broken = "source:\n" + "\n" * 200_000 + "  kind: [\n  api: torch.abs\n"  # an unclosed '[': no YAML
+    (tmp_path / "torch" / "abs.yaml").write_text(broken, encoding="utf-8")
     done = run_bounded(["-c", FIND_CHILD, str(tmp_path)])
     assert done.returncode == 0, done.stderr[-2000:]
     found, seconds = done.stdout.split()
