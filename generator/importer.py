@@ -371,7 +371,7 @@ class _PageTooLarge(Exception):
         self.line = line
 
 
-_TOO_LARGE = (f"the mapping from this page would hold more than {MAX_FILE_BYTES:,} characters, more than a "
+_TOO_LARGE = (f"the mapping from this page would hold more than {MAX_FILE_BYTES:,} bytes of text, more than a "
               "mapping file may (imports written once above the halves are copied into each half, a "
               "signature into each pair); not imported")
 
@@ -1078,13 +1078,13 @@ def _import_page(path: Path, out_dir: Path, warnings: list[ImportWarning]) -> Pa
 
 
 def _text_size(data) -> int:
-    """Characters in the strings of a mapping's data, counted until they pass ``MAX_FILE_BYTES``
+    """UTF-8 bytes in the strings of a mapping's data, counted until they pass ``MAX_FILE_BYTES``
     (one string may be shared by many entries: the count is of the text written, not held)."""
     total, pending = 0, [data]
     while pending and total <= MAX_FILE_BYTES:
         value = pending.pop()
         if isinstance(value, str):
-            total += len(value)
+            total += len(value.encode("utf-8"))
         elif isinstance(value, dict):
             pending.extend(value.values())
         elif isinstance(value, list):

@@ -292,7 +292,7 @@ def test_imports_copied_into_many_halves_are_refused_before_the_copies_are_made(
     text = after("### Code Example 1", f"\n```python\n{imports}\n```\n\n```python\n{halves}\n```\n")
     done, seconds = import_page(tmp_path, text)
     assert done.returncode == 1
-    assert "the mapping from this page would hold more than 1,048,576 characters" in done.stderr, done.stderr[-2000:]
+    assert "the mapping from this page would hold more than 1,048,576 bytes of text" in done.stderr, done.stderr[-2000:]
     assert written(tmp_path) == []
     assert seconds < 30, f"{seconds:.1f} s"
 
