@@ -48,6 +48,18 @@ notes of alternatives and other pairs (matched by API). Code, signatures and row
 own: the page adds text only, and what it cannot place is named in a warning. Without such a
 file, the mapping is created with every text as ``{zh_CN: ...}`` (the English site shows it,
 marked as untranslated, until someone writes the English text).
+
+Hostile pages. A page larger than ``MAX_PAGE_BYTES``, longer than ``MAX_PAGE_LINES`` or with a line
+longer than ``MAX_LINE_CHARACTERS`` is refused with a warning at the line where it passes the limit,
+before anything is parsed or written. Below the limits the work is linear in the page: every
+pattern here is written so that a backtracking matcher never tries one run of characters in many
+ways (no two neighbouring quantifiers accept the same character, unless the first is possessive;
+patterns that search a text stop at the characters that end what they look for, so no character
+is rescanned from many starts), and lines are recognised (fences, headings, table separators) by
+plain string operations. Text the importer copies (imports written once above the halves go into
+every half, one counterpart's signature into every pair) is counted as it is copied: a page whose
+mapping would hold more than a mapping file may (``loader.MAX_FILE_BYTES``) is refused, at the
+code block where the count passes that size or else at its title, before anything is written.
 """
 
 from __future__ import annotations
@@ -61,12 +73,17 @@ from pydantic import ValidationError
 from .frameworks import FRAMEWORKS, UNCONFIGURED, framework_of
 from .i18n import DEFAULT_LANGUAGE, field_path_text, local_texts
 from .introspect import outside_strings
-from .loader import load_file
+from .loader import MAX_FILE_BYTES, load_file
 from .portability import lint_code
 from .scaffold import dump_mapping, find_mapping_of, flow, mapping_path
 from .schema import Mapping
 
 PAGE_SUFFIXES = (".md", ".markdown", ".txt")
+# Far above the hand-written pages: the largest page of the import corpus (the seeds, the fixture
+# pages, bench_import_corpus.py's pages) has 4.2 KB in 99 lines, its longest line 281 characters.
+MAX_PAGE_BYTES = 256 * 1024
+MAX_PAGE_LINES = 5_000
+MAX_LINE_CHARACTERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -132,9 +149,56 @@ class _Block:
     rows: list[tuple[int, list[str]]] = field(default_factory=list)  # table rows: (line, cells)
 
 
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_DASHES = re.compile(r":?-+:?")  # a cell of a table's separator line
+_SUBHEADING = re.compile(r"^#{2,6}\s+\S")
+
+
+def _fence(line: str) -> tuple[str, str] | None:
+    """(marker, info word) of a line that opens or closes a code block (up to three spaces, three
+    or more backticks or tildes, no backtick after them: "```python"), else None."""
+    body = line.lstrip()
+    if len(line) - len(body) > 3 or body[:1] not in ("`", "~"):
+        return None
+    rest = body.lstrip(body[0])
+    marker = body[:len(body) - len(rest)]
+    if len(marker) < 3 or "`" in rest:
+        return None
+    words = rest.split(maxsplit=1)
+    return marker, words[0] if words else ""
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of a heading line (up to three spaces, one to six '#', whitespace, the text;
+    a closing run of '#' is no part of the text), else None."""
+    body = line.lstrip()
+    if len(line) - len(body) > 3:
+        return None
+    text = body.lstrip("#")
+    level = len(body) - len(text)
+    if not 1 <= level <= 6 or not text[:1].isspace():
+        return None
+    return level, text.rstrip().rstrip("#").strip()
+
+
+def _is_separator_line(line: str) -> bool:
+    """Whether ``line`` is the '| --- | :-: |' line under a table's header (outer pipes optional)."""
+    text = line.strip()
+    text = text[1:] if text.startswith("|") else text
+    text = text[:-1] if text.endswith("|") else text
+    return all(_DASHES.fullmatch(cell.strip()) for cell in text.split("|"))
+
+
+def _closes(line: str, marker: str) -> bool:
+    """Whether ``line`` closes a code block opened by ``marker`` (the same character, as many or more)."""
+    text = line.strip()
+    return text.startswith(marker[0] * len(marker)) and not text.strip(marker[0])
+
+
+def _resumes_markdown(line: str) -> bool:
+    """A line inside a code block that looks like the page's Markdown going on: a closing fence
+    is missing before it."""
+    fence = _fence(line)
+    return bool(fence and fence[1]) or bool(_SUBHEADING.match(line))
 
 
 def _blocks(lines: list[str], warn) -> list[_Block]:
@@ -144,43 +208,35 @@ def _blocks(lines: list[str], warn) -> list[_Block]:
         line = lines[index]
         stripped = line.strip()
         number = index + 1
-        fence = _FENCE.match(line)
+        fence = _fence(line)
         if fence:
-            marker = fence.group(1)
+            marker, info = fence
             body, index = [], index + 1
-            closed = False
-            suspect = None  # first line that looks like Markdown resuming: a missing closing fence?
-            while index < len(lines):
-                candidate = lines[index].strip()
-                if candidate.startswith(marker[0] * len(marker)) and not candidate.strip(marker[0]):
-                    closed = True
-                    break
-                if suspect is None and (_FENCE.match(lines[index]) and _FENCE.match(lines[index]).group(2)
-                                        or re.match(r"^#{2,6}\s+\S", lines[index])):
-                    suspect = len(body)
+            # The block ends at its closing fence, or before a line that looks like Markdown going on
+            # (scanning on would read the rest of the page again for each unclosed fence).
+            while index < len(lines) and not _closes(lines[index], marker) and not _resumes_markdown(lines[index]):
                 body.append(lines[index])
                 index += 1
-            if suspect is not None:
-                resume = index - len(body) + suspect
-                warn(number, f"code block opened here is not closed before line {resume + 1}, "
-                             "which looks like Markdown; the block ends there")
-                body, index, closed = body[:suspect], resume, False
-            elif not closed:
-                warn(number, "code block opened here is never closed; it runs to the end of the page")
-            else:
+            closed = index < len(lines) and _closes(lines[index], marker)
+            if closed:
                 index += 1
-            blocks.append(_Block("code", number, "\n".join(body), info=fence.group(2).lower(), closed=closed))
+            elif index < len(lines):
+                warn(number, f"code block opened here is not closed before line {index + 1}, "
+                             "which looks like Markdown; the block ends there")
+            else:
+                warn(number, "code block opened here is never closed; it runs to the end of the page")
+            blocks.append(_Block("code", number, "\n".join(body), info=info.lower(), closed=closed))
             continue
         if not stripped:
             index += 1
             continue
-        heading = _HEADING.match(line)
+        heading = _heading(line)
         if heading:
-            blocks.append(_Block("heading", number, heading.group(2).strip(), level=len(heading.group(1))))
+            blocks.append(_Block("heading", number, heading[1], level=heading[0]))
             index += 1
             continue
         if stripped.startswith("|") or ("|" in stripped and index + 1 < len(lines)
-                                        and "-" in lines[index + 1] and _TABLE_SEPARATOR.match(lines[index + 1])):
+                                        and "-" in lines[index + 1] and _is_separator_line(lines[index + 1])):
             rows = []
             while index < len(lines) and "|" in lines[index] and lines[index].strip():
                 rows.append((index + 1, _cells(lines[index])))
@@ -197,7 +253,7 @@ def _blocks(lines: list[str], warn) -> list[_Block]:
         paragraph = []
         while index < len(lines):
             current = lines[index]
-            if not current.strip() or _FENCE.match(current) or _HEADING.match(current) \
+            if not current.strip() or _fence(current) or _heading(current) \
                     or current.strip().startswith(("|", ">")):
                 break
             paragraph.append(current.strip())
@@ -227,14 +283,14 @@ _TITLE_PATTERNS = (
     re.compile(rf"^(?:function\s+)?differences?\s+(?:with|from|between)\s+`?({_API})`?", re.IGNORECASE),
     re.compile(rf"^(?:比较)?与\s*`?({_API})`?\s*的(?:功能)?差异"),
 )
-_API_HEADING = re.compile(rf"^(?:class\s+)?`?({_API})`?\s*(?:\(.*\))?\s*$")
+_API_HEADING = re.compile(rf"^(?:class\s+)?`?({_API})`?\s*(?:\(.*\)\s*)?$")
 _ANY_API = re.compile(rf"({_API})")
 _DIFFERENCES = re.compile(r"^(?:(?:function|api|main)\s+)?differences?$|^(?:功能)?差异(?:对比|分析)?$", re.IGNORECASE)
-_EXAMPLE = re.compile(r"^(?:code\s+examples?|examples?|代码示例|代码样例|示例)\s*\d*\s*$", re.IGNORECASE)
+_EXAMPLE = re.compile(r"^(?:code\s+examples?|examples?|代码示例|代码样例|示例)\s*(?:\d+\s*)?$", re.IGNORECASE)
 _MORE_INFO = re.compile(r"(?:for\s+more\s+(?:information|details),?\s+see|更多内容详见|详见)\s*"
-                        r"\[([^\]]*)\]\(\s*<?([^)\s>]*)>?\s*\)", re.IGNORECASE)
+                        r"\[([^\[\]]*)\]\(\s*+<?([^)\s>]*)>?\s*\)", re.IGNORECASE)
 _BADGE = re.compile(r"^\s*(?:<a\s[^>]*>\s*<img\s[^>]*>\s*</a>|\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\))\s*$", re.IGNORECASE)
-_SUMMARY = re.compile(r"^\s*(?:\*\*)?\s*(pytorch|torch|mindspore)\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*(.*)$",
+_SUMMARY = re.compile(r"^\s*(?:\*\*\s*)?(pytorch|torch|mindspore)\s*(?:\*\*\s*)?[:：]\s*(?:\*\*\s*)?(.*)$",
                       re.IGNORECASE | re.DOTALL)
 _URL = re.compile(r"^https?://\S+$")
 
@@ -258,9 +314,13 @@ _DEPRECATED = re.compile(r"deprecat|废弃|弃用", re.IGNORECASE)
 _RENAMED = re.compile(r"different\s+(?:parameter\s+)?names?|names?\s+(?:are\s+)?differ|"
                       r"(?:parameter\s+)?names?\s+(?:is|are)\s+different|参数名(?:称)?(?:不同|不一致)|名称不同|命名不同",
                       re.IGNORECASE)
-_SIDE_MARKER = re.compile(r"^\s*#+\s*(pytorch|torch|mindspore)(?:\s*(?:code|example|示例|代码))?\s*[:：]?\s*$",
+_SIDE_MARKER = re.compile(r"^\s*#+\s*(pytorch|torch|mindspore)(?:\s*(?:code|example|示例|代码))?\s*(?:[:：]\s*)?$",
                           re.IGNORECASE)
 _PYTHON_INFO = {"", "python", "py", "python3", "pycon", "ipython"}
+# Matched line by line: a MULTILINE '^\s*' would rescan a run of blank lines from each of them.
+_PRINT_CALL = re.compile(r"\s*print\s*\(")
+_IMPORTS = {"source": re.compile(r"\s*(?:import|from)\s+torch\b"),
+            "target": re.compile(r"\s*(?:import|from)\s+mindspore\b")}
 
 
 
@@ -303,6 +363,19 @@ class _ExampleDraft:
     target_outputs: list[str] = field(default_factory=list)
 
 
+class _PageTooLarge(Exception):
+    """The mapping from a page would hold more than a mapping file may; ``line`` is where it passes that."""
+
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
+_TOO_LARGE = (f"the mapping from this page would hold more than {MAX_FILE_BYTES:,} bytes of text, more than a "
+              "mapping file may (imports written once above the halves are copied into each half, a "
+              "signature into each pair); not imported")
+
+
 class _Page:
     def __init__(self, path: Path, warnings: list[ImportWarning]):
         self.path = path
@@ -320,6 +393,14 @@ class _Page:
         self.prose_code: list[tuple[int, str]] = []  # code blocks shown as they are, never run
         self.other_framework: str | None = None
         self.todo_summaries: set[str] = set()
+        self.code_characters = 0  # of the examples' code, copies included
+
+    def _count_code(self, characters: int, line: int) -> None:
+        """Count example code as it is built: copies of shared imports could otherwise make a small
+        page's mapping too large to load, and take minutes to write."""
+        self.code_characters += characters
+        if self.code_characters > MAX_FILE_BYTES:
+            raise _PageTooLarge(line)
 
     def warn(self, line: int, message: str) -> None:
         self.warnings.append(ImportWarning(self.path, line, message))
@@ -595,7 +676,10 @@ class _Page:
         halves = self._halves(block)
         for side, code, outputs in halves:
             if self.shared_code:
-                code = "\n".join(line for line in self.shared_code if line not in code.split("\n")) + "\n" + code
+                present = set(code.split("\n"))
+                shared = "\n".join(line for line in self.shared_code if line not in present)
+                self._count_code(len(shared), block.line)
+                code = shared + "\n" + code
             if example is None or getattr(example, side) is not None:
                 example = _ExampleDraft(block.line)
                 self.examples.append(example)
@@ -633,6 +717,7 @@ class _Page:
         result = []
         seen = set()
         for side, first_line, part in parts:
+            self._count_code(sum(map(len, part)) + len(part), first_line)
             code, outputs = self._drop_outputs(part, first_line)
             if not code.strip():
                 self.warn(first_line, f"no {FRAMEWORKS['torch' if side == 'source' else 'mindspore'].display} "
@@ -647,11 +732,9 @@ class _Page:
 
     @staticmethod
     def _side_of(code: str) -> str | None:
-        torch = re.search(r"^\s*(import\s+torch|from\s+torch)\b", code, re.MULTILINE)
-        mindspore = re.search(r"^\s*(import\s+mindspore|from\s+mindspore)\b", code, re.MULTILINE)
-        if bool(torch) == bool(mindspore):
-            return None
-        return "source" if torch else "target"
+        lines = code.split("\n")
+        imported = [side for side, pattern in _IMPORTS.items() if any(pattern.match(line) for line in lines)]
+        return imported[0] if len(imported) == 1 else None
 
     def _drop_outputs(self, lines: list[str], first_line: int) -> tuple[str, list[str]]:
         """Code without the output comments after each print(...), and those outputs."""
@@ -662,7 +745,7 @@ class _Page:
             line = lines[index]
             kept.append(line)
             index += 1
-            if not re.match(r"^\s*print\s*\(", line):
+            if not _PRINT_CALL.match(line):
                 continue
             depth = _paren_balance(line)
             while depth > 0 and index < len(lines):
@@ -848,7 +931,7 @@ def _pair_up(sources: list[_ApiPart], targets: list[_ApiPart]) -> list[tuple[_Ap
 
 
 def _prints(code: str) -> bool:
-    return bool(re.search(r"^\s*print\s*\(", code, re.MULTILINE))
+    return any(_PRINT_CALL.match(line) for line in code.split("\n"))
 
 
 def _only_imports(code: str) -> bool:
@@ -865,7 +948,7 @@ def _block_text(block: _Block) -> str:
 
 def _is_separator(cells: list[str]) -> bool:
     filled = [cell.strip() for cell in cells if cell.strip()]
-    return bool(filled) and all(re.fullmatch(r":?-+:?", cell) for cell in filled)
+    return bool(filled) and all(_DASHES.fullmatch(cell) for cell in filled)
 
 
 def _what(block: _Block) -> str:
@@ -882,11 +965,10 @@ def _kind(api: str, signature: str) -> str:
 
 def _strip_blank_lines(text: str) -> str:
     lines = text.split("\n")
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return "\n".join(line.rstrip() for line in lines)
+    filled = [index for index, line in enumerate(lines) if line.strip()]
+    if not filled:
+        return ""
+    return "\n".join(line.rstrip() for line in lines[filled[0]:filled[-1] + 1])
 
 
 def _paren_balance(line: str) -> int:
@@ -905,10 +987,17 @@ def _looks_like_prose(text: str) -> bool:
 
 
 def _decode(path: Path, page: _Page) -> list[str] | None:
+    """The page's lines, or None (with a warning at the line to blame) for a page that cannot be
+    read, is no UTF-8 text, is empty or passes a size limit."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PAGE_BYTES + 1)
     except OSError as error:
         page.warn(1, f"cannot read the page: {error}")
+        return None
+    if len(data) > MAX_PAGE_BYTES:
+        page.warn(data[:MAX_PAGE_BYTES].count(b"\n") + 1, f"the page is larger than {MAX_PAGE_BYTES:,} bytes "
+                                                         "(it passes that size on this line); not imported")
         return None
     if b"\x00" in data:
         page.warn(data[:data.index(b"\x00")].count(b"\n") + 1, "binary data, not a Markdown page; not imported")
@@ -921,7 +1010,17 @@ def _decode(path: Path, page: _Page) -> list[str] | None:
     if not text.strip():
         page.warn(1, "the page is empty; not imported")
         return None
-    return text.splitlines()
+    lines = text.splitlines()
+    if len(lines) > MAX_PAGE_LINES:
+        page.warn(MAX_PAGE_LINES + 1, f"the page has {len(lines):,} lines, more than the {MAX_PAGE_LINES:,} "
+                                      "a page may have; not imported")
+        return None
+    long_line = next((number for number, line in enumerate(lines, start=1) if len(line) > MAX_LINE_CHARACTERS), None)
+    if long_line is not None:
+        page.warn(long_line, f"this line has {len(lines[long_line - 1]):,} characters, more than the "
+                             f"{MAX_LINE_CHARACTERS:,} a line may have; page not imported")
+        return None
+    return lines
 
 
 def _import_page(path: Path, out_dir: Path, warnings: list[ImportWarning]) -> Path | None:
@@ -929,9 +1028,16 @@ def _import_page(path: Path, out_dir: Path, warnings: list[ImportWarning]) -> Pa
     lines = _decode(path, page)
     if lines is None:
         return None
-    page.read(_blocks(lines, page.warn))
+    try:
+        page.read(_blocks(lines, page.warn))
+    except _PageTooLarge as error:
+        page.warn(error.line, _TOO_LARGE)
+        return None
     data = page.mapping_data()
     if data is None:
+        return None
+    if _text_size(data) > MAX_FILE_BYTES:
+        page.warn(page.title_line, _TOO_LARGE)
         return None
     try:
         Mapping.model_validate(data)
@@ -969,6 +1075,21 @@ def _import_page(path: Path, out_dir: Path, warnings: list[ImportWarning]) -> Pa
             page.warn(page.title_line, f"written mapping did not load ({problem.message}); removed")
         return None
     return target
+
+
+def _text_size(data) -> int:
+    """UTF-8 bytes in the strings of a mapping's data, counted until they pass ``MAX_FILE_BYTES``
+    (one string may be shared by many entries: the count is of the text written, not held)."""
+    total, pending = 0, [data]
+    while pending and total <= MAX_FILE_BYTES:
+        value = pending.pop()
+        if isinstance(value, str):
+            total += len(value.encode("utf-8"))
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return total
 
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -135,7 +135,8 @@ def find_mapping_of(source_api: str, mappings_dir: Path) -> Path | None:
     root = Path(mappings_dir)
     if not root.is_dir():
         return None
-    pattern = re.compile(rf"^\s*api:\s*['\"]?{re.escape(source_api)}['\"]?\s*$", re.MULTILINE)
+    # '^[ \t]*', not '^\s*': from each of a run of blank lines '\s*' would rescan the rest of the run.
+    pattern = re.compile(rf"^[ \t]*api:\s*['\"]?{re.escape(source_api)}['\"]?\s*$", re.MULTILINE)
     for file in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
         try:
             text = read_mapping_text(file)
