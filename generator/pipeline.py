@@ -297,6 +297,10 @@ def _stage(changed: dict[str, bytes], manifest: Manifest) -> list[tuple[Path, Pa
                 readable_by_all(stream.fileno())
                 stream.write(data)
             manifest.record(relative, data)
+    except OSError as error:
+        _discard(staged)
+        error.filename = error.filename or str(target)  # a failed write() names no file
+        raise
     except BaseException:
         _discard(staged)
         raise
