@@ -220,33 +220,34 @@ def update_files(output: Path, files: dict[str, str], generated: Generated, stal
     created = not output.exists()
     manifest = Manifest.read(output)
     folders_before = set(manifest.folders)
+    staged: list[tuple[Path, Path]] = []
     try:
-        changed = _changed_files(files, manifest, generated, keep)
-        staged = _stage(changed, manifest)
+        staged = _stage(_changed_files(files, manifest, generated, keep), manifest)
+        manifest.save()  # lists the new files before they are in place: a build killed next leaves none unlisted
     except ForeignFile as error:
         raise GenerationError(str(error)) from None
     except OSError as error:
+        _discard(staged)
         _roll_back(manifest, folders_before, created)
         raise GenerationError(f"cannot write the pages into {output}: {describe(error)}; "
                               "nothing in it was changed") from None
     try:
-        try:
-            manifest.save()
-        except BaseException:
-            _discard(staged)
-            _roll_back(manifest, folders_before, created)
-            raise
-        for temporary, target in staged:
-            os.replace(temporary, target)
-            generated.written.append(target)
-        _remove_stale(stale, manifest, generated)
-        manifest.remove_empty_folders()
-        manifest.save()
+        _commit(staged, stale, manifest, generated)
     except OSError as error:
         _discard(staged)
         outcome = ("some pages are new, the others as they were; build again" if generated.written or generated.removed
                    else "nothing in it was changed")
         raise GenerationError(f"cannot write the pages into {output}: {describe(error)}; {outcome}") from None
+
+
+def _commit(staged: list[tuple[Path, Path]], stale, manifest: Manifest, generated: Generated) -> None:
+    """Rename the staged files onto their targets, remove the stale ones and the folders left empty."""
+    for temporary, target in staged:
+        os.replace(temporary, target)
+        generated.written.append(target)
+    _remove_stale(stale, manifest, generated)
+    manifest.remove_empty_folders()
+    manifest.save()
 
 
 def _changed_files(files: dict[str, str], manifest: Manifest, generated: Generated, keep) -> dict[str, bytes]:
@@ -340,8 +341,9 @@ def describe(error: OSError) -> str:
     return f"{error.strerror or error}{f' ({cause})' if cause else ''}{where}"
 
 
-PLAIN_CAUSES = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "disk full or file size limit",
-                errno.EROFS: "read-only", errno.EACCES: "read-only folder or no permission", errno.EPERM: "not permitted"}
+PLAIN_CAUSES = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
+                errno.EFBIG: "disk full or file size limit", errno.EROFS: "read-only",
+                errno.EACCES: "read-only folder or no permission", errno.EPERM: "not permitted"}
 
 
 def remove_stale_temporaries(output: Path) -> None:

@@ -33,9 +33,9 @@ NO_RUN = Options(execute=False, cache_path=None, coverage_modules=())
 USER_FILES = {"notes.md": "# My notes\n", "sub/keep.md": "# Keep me\n", "data.csv": "a,b\n1,2\n"}
 
 
-def run_generator(*args: str, preexec=None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_generator(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "generator", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=preexec, env=env)
+                          timeout=120)
 
 
 def two_mappings(folder: Path) -> Path:
