@@ -121,9 +121,11 @@ def build(out: Path, *, srcdir: Path = ROOT, confdir: Path = ROOT, staging: Path
                                             sphinx_options, overrides))
         if timings is not None:
             timings[language] = time.monotonic() - began
+    index = root_index(LANGUAGES).encode("utf-8")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        write_atomically(out / "index.html", root_index(LANGUAGES).encode("utf-8"))
+        if not (out / "index.html").is_file() or (out / "index.html").read_bytes() != index:
+            write_atomically(out / "index.html", index)
     except OSError as error:
         raise SiteError(f"cannot write {out / 'index.html'}: {describe(error)}") from None
     return status

@@ -336,7 +336,8 @@ def _remove_stale(stale, manifest: Manifest, generated: Generated) -> None:
 
 def describe(error: OSError) -> str:
     """An ``OSError`` in words, with the path and, for the usual faults, the plain cause."""
-    where = f": {error.filename}" if error.filename else ""
+    path = error.filename2 or error.filename  # of a copy or a rename, the one written
+    where = f": {path}" if path else ""
     cause = PLAIN_CAUSES.get(error.errno)
     return f"{error.strerror or error}{f' ({cause})' if cause else ''}{where}"
 

@@ -237,9 +237,12 @@ def one_clear_error(completed: subprocess.CompletedProcess, workdir: Path, *word
 
 @pytest.fixture
 def built_site(tmp_path: Path) -> Path:
+    """A site built, and built again with nothing changed: its work folder holds a copy of it, so a
+    fault in the next build strikes Sphinx, not the copying."""
     two_mappings(tmp_path / "mappings")
-    completed = build_html(tmp_path)
-    assert completed.returncode == 0, completed.stderr
+    for _ in range(2):
+        completed = build_html(tmp_path)
+        assert completed.returncode == 0, completed.stderr
     return tmp_path
 
 
@@ -264,6 +267,16 @@ def test_a_full_disk_mid_sphinx_leaves_the_published_site_and_the_next_build_rec
     assert completed.returncode == 0, completed.stderr
     assert "Quite a long summary." in (site / "docs" / "api" / "torch.nn" / "MSELoss.html").read_text()
     assert site_is_whole(site)
+
+
+def test_a_full_disk_while_copying_the_site_for_a_build_is_one_clear_error_and_the_site_stays(built_site: Path):
+    html = built_site / "html"
+    before = snapshot(html / "en")
+    shutil.rmtree(work_folder(html, "en"))  # the next build copies the whole site first
+    completed = build_html(built_site, preexec=small_file_limit(20_000))
+    one_clear_error(completed, built_site, "error: cannot build the en site into", "File too large (disk full")
+    assert snapshot(html / "en") == before
+    assert build_html(built_site).returncode == 0 and site_is_whole(html / "en")
 
 
 def test_a_read_only_site_folder_is_one_clear_error_and_the_site_stays(built_site: Path):
