@@ -27,10 +27,11 @@ from . import ROOT
 from .i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES
 from .manifest import ForeignFile, Manifest, write_atomically
 from .pipeline import describe
-from .publish import prepare_work_folder, publish, site_lock, work_folder
+from .publish import DOCTREES, prepare_work_folder, publish, site_lock, work_folder
 
 GENERATED = "api"  # docs/api: the generated pages (``mapping_output``), never copied
 SOURCES = ".sources"  # in the site's folder: the other languages' source folders (``source_folder``)
+UNPUBLISHED = "unpublished"  # in a language's doctrees while its last build is not published
 
 
 def sync_docs(source: Path, target: Path) -> Path:
@@ -137,10 +138,13 @@ def build_language(language: str, out: Path, srcdir: Path, confdir: Path, stagin
 
     Sphinx's environment and doctrees live in ``<out>/.doctrees/<language>``, outside both the site
     and the work folder, so they survive the swap; the work folder starts each build as a copy of
-    the published site (``mirror``), so Sphinx writes only the pages that changed."""
+    the published site (``mirror``), so Sphinx writes only the pages that changed. A build that was
+    not published may have saved an environment that knows of changes the published pages lack
+    (another page's link to a new one): the build after it writes every page (``-a``)."""
     from sphinx.cmd.build import build_main
 
-    site, work, doctrees = out / language, work_folder(out, language), out / ".doctrees" / language
+    site, work, doctrees = out / language, work_folder(out, language), out / DOCTREES / language
+    unpublished = doctrees / UNPUBLISHED
     try:
         with site_lock(site):
             folder = source_folder(srcdir, language, staging)
@@ -151,9 +155,13 @@ def build_language(language: str, out: Path, srcdir: Path, confdir: Path, stagin
                          "-D", "mapping_languages=" + ",".join(LANGUAGES)]  # the site's languages, built now or not
             for override in overrides:
                 arguments += ["-D", override]
+            if unpublished.exists():
+                arguments.append("-a")
+            unpublished.touch()
             status = build_main([*arguments, str(folder), str(work)])
             if status == 0:
                 publish(work, site)
+                unpublished.unlink()
     except ForeignFile as error:
         raise SiteError(str(error)) from None
     except OSError as error:

@@ -299,6 +299,19 @@ def test_a_read_only_site_folder_is_one_clear_error_and_the_site_stays(built_sit
     assert "Changed." in (html / "en" / "docs" / "api" / "torch.nn" / "MSELoss.html").read_text()
 
 
+def test_the_build_after_a_failed_one_publishes_every_page_that_the_failed_one_changed(built_site: Path):
+    """A build fails on a warning after reading a new mapping (its environment is saved); the next
+    one, warning fixed, must not publish the other pages without their link to the new one."""
+    write_mapping(built_site / "mappings", "torch.nn/HuberLoss.yaml", VALID_MAPPING.replace("L1Loss", "HuberLoss"))
+    broken = built_site / "src" / "docs" / "broken.md"
+    broken.write_text("# Broken\n\nSee {ref}`no-such-label`.\n")
+    assert build_html(built_site).returncode != 0
+    broken.unlink()
+    completed = build_html(built_site)
+    assert completed.returncode == 0, completed.stderr
+    assert "HuberLoss.html" in (built_site / "html" / "en" / "docs" / "api" / "torch.nn" / "L1Loss.html").read_text()
+
+
 def test_an_empty_build_info_left_by_an_old_full_disk_is_discarded(built_site: Path):
     site = built_site / "html" / "en"
     for folder in (site, work_folder(built_site / "html", "en")):
