@@ -170,6 +170,22 @@ def test_the_cli_run_keeps_the_users_files_through_a_normal_run_and_a_removal(tm
     assert user_files_intact(output)
 
 
+def test_a_sphinx_build_keeps_the_users_files_in_the_generated_folder(tmp_path: Path):
+    from .site_build import build_site
+
+    mappings = two_mappings(tmp_path / "mappings")
+    status, source, html = build_site(tmp_path, "mapping_execute=0", mappings=mappings)
+    assert status == 0
+    api = source / "docs" / "api"
+    (api / "data.csv").write_text("a,b\n")
+    (api / "_snippets").mkdir()
+    (mappings / "torch.nn" / "MSELoss.yaml").unlink()
+    status, _, _ = build_site(tmp_path, "mapping_execute=0", mappings=mappings)
+    assert status == 0
+    assert (api / "data.csv").read_text() == "a,b\n" and (api / "_snippets").is_dir()
+    assert not (api / "torch.nn" / "MSELoss.md").exists() and not (html / "docs" / "api" / "torch.nn" / "MSELoss.html").exists()
+
+
 def test_the_language_source_copy_removes_only_the_copies_it_made(tmp_path: Path):
     from generator.languages import sync_docs
 
