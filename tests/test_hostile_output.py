@@ -125,6 +125,21 @@ def test_a_users_file_in_the_way_of_a_page_is_an_error_not_overwritten(tmp_path:
     assert snapshot(output) == {"torch.nn/L1Loss.md": b"# mine\n"}
 
 
+def test_a_folder_written_before_the_manifest_existed_is_updated_and_its_other_files_stay(tmp_path: Path):
+    mappings, output = two_mappings(tmp_path / "mappings"), tmp_path / "out"
+    generate([mappings], output, NO_RUN)
+    (output / MANIFEST_NAME).unlink()
+    (output / ".render-memo.pickle").write_bytes(b"")  # the render memo tells an older generator's folder
+    with_user_files(output)
+    page = output / "torch.nn" / "L1Loss.md"
+    before = page.read_text()
+    write_mapping(mappings, "torch.nn/L1Loss.yaml", VALID_MAPPING.replace("The same loss.", "Zyzzyva."))
+    (mappings / "torch.nn" / "MSELoss.yaml").unlink()
+    result = generate([mappings], output, NO_RUN)
+    assert page in result.written and page.read_text() != before and user_files_intact(output)
+    assert (output / "torch.nn" / "MSELoss.md").is_file()  # not listed anywhere: left, never guessed at
+
+
 WRITE_AND_PAUSE = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
