@@ -228,11 +228,18 @@ def cmd_merge_reports(args: argparse.Namespace) -> int:
 
 
 def cmd_html(args: argparse.Namespace) -> int:
-    from .languages import build
+    from .languages import SiteError, build
 
     timings: dict[str, float] = {}
-    status = build(args.out, languages=args.language or LANGUAGES, sphinx_options=args.sphinx_options,
-                   overrides=args.overrides, timings=timings)
+    try:
+        status = build(args.out, languages=args.language or LANGUAGES, sphinx_options=args.sphinx_options,
+                       overrides=args.overrides, timings=timings)
+    except SiteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if status:
+        print(f"the build failed; the site in {args.out} is as the last successful build left it", file=sys.stderr)
+        return status
     print("built " + ", ".join(f"{args.out / language} ({seconds:.1f} s)" for language, seconds in timings.items())
           + f"; languages linked from {args.out / 'index.html'}")
     return status

@@ -1,9 +1,14 @@
 """The whole pipeline in one place: load -> execute -> render -> write pages.
 
 Both the CLI and the Sphinx extension call ``generate``. Writing is all-or-nothing: pages are
-rendered in memory first; if anything fails, writing the pages included (a full disk, a
-read-only folder), the generated folder is removed, so no partial or stale page can be built
-into the site, and the failure is a ``GenerationError`` that says what happened.
+rendered in memory first, then written beside their targets and renamed onto them only when all
+were written (``update_files``); if anything fails (a mapping, a mistyped ``--matrix``, a full
+disk, a read-only folder, a kill) the output folder is left as it was, and the failure is a
+``GenerationError`` that says what happened.
+
+The output folder is shared: the manifest in it (``manifest``) lists what the generator wrote, and
+only those files are ever replaced or removed; a user's notes beside the pages stay, and a file in
+the way of a page is an error, not overwritten.
 
 One build at a time per output folder and per output cache: each is locked (``locks``) for the
 whole generation, the folder before the cache; a second build waits. Temporary files that a
@@ -16,8 +21,9 @@ overview, module and coverage pages.
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -27,7 +33,8 @@ from pathlib import Path
 from . import ROOT, locks
 from .coverage import DEFAULT_MODULES, CoverageError, coverage
 from .loader import LoadedMapping, Problem, load_mappings
-from .memo import RenderMemo
+from .manifest import TEMPORARY_SUFFIX, ForeignFile, Manifest, is_temporary, readable_by_all, temporary_for
+from .memo import MEMO_NAME, RenderMemo
 from .render import Renderer, render_site
 from .reports import ReportError, read_matrix
 
@@ -142,34 +149,28 @@ def execute_all(mappings: list[LoadedMapping], options: Options, memo: RenderMem
 
 
 def generate(paths: list[Path] | None = None, output: Path = DEFAULT_OUTPUT, options: Options | None = None) -> Generated:
-    """Load, execute and render every mapping under ``paths`` into ``output``."""
+    """Load, execute and render every mapping under ``paths`` into ``output``; a failure at any
+    step leaves ``output`` as it was (``write_pages``)."""
     options = options or Options()
     with _locked(output, "output folder"):
         remove_stale_temporaries(output)
+        memo = RenderMemo.for_options(output, options)
         try:
-            memo = RenderMemo.for_options(output, options)
-            mappings = load_or_fail(paths or [DEFAULT_MAPPINGS], memo)
-            refuse_missing_sides(mappings, options)
-            runs, probed = execute_all(mappings, options, memo)
-            matrix = read_matrix(options.matrix)
-            pages = render_site(mappings, runs, options.device, coverage(mappings, options.coverage_modules), matrix,
-                                probed, reuse=memo.reused, language=options.language)
-        except (ReportError, CoverageError) as error:
-            remove_generated(output)
+            matrix = read_matrix(options.matrix)  # before running anything: a mistyped path fails at once
+        except ReportError as error:
             raise GenerationError(str(error)) from None
-        except BaseException:
-            remove_generated(output)
-            raise
-        generated = Generated(mappings, runs, probes=probed)
+        mappings = load_or_fail(paths or [DEFAULT_MAPPINGS], memo)
+        refuse_missing_sides(mappings, options)
+        runs, probed = execute_all(mappings, options, memo)
         try:
-            write_pages(pages, output, generated, keep=memo.reused_pages(mappings))
-            memo.save(mappings)
-        except OSError as error:
-            remove_generated(output)
-            raise GenerationError(write_failure(output, error, generated)) from None
-        except BaseException:
-            remove_generated(output)
-            raise
+            covered = coverage(mappings, options.coverage_modules)
+        except CoverageError as error:
+            raise GenerationError(str(error)) from None
+        pages = render_site(mappings, runs, options.device, covered, matrix,
+                            probed, reuse=memo.reused, language=options.language)
+        generated = Generated(mappings, runs, probes=probed)
+        write_pages(pages, output, generated, keep=memo.reused_pages(mappings))
+        memo.save(mappings)
     return generated
 
 
@@ -194,43 +195,174 @@ def preview(path: Path, output: Path = DEFAULT_OUTPUT, options: Options | None =
         remove_stale_temporaries(output)
         loaded = load_or_fail([path])[0]
         runs, probed = execute_all([loaded], options)
-        page = output / f"{loaded.mapping.page_path}.md"
+        relative = f"{loaded.mapping.page_path}.md"
         examples = {index: run for (_, index), run in runs.items()}
-        try:
-            atomic_write(page, Renderer(language=options.language).page(loaded, examples, options.device,
-                                               probes=probed.get(loaded.mapping.source.api)))
-        except OSError as error:
-            raise GenerationError(f"cannot write {page}: {_reason(error)}") from None
-    return page, runs
+        text = Renderer(language=options.language).page(loaded, examples, options.device,
+                                                        probes=probed.get(loaded.mapping.source.api))
+        update_files(output, {relative: text}, Generated([loaded], runs, probes=probed), stale=())
+    return output / relative, runs
 
 
-def remove_generated(output: Path) -> None:
-    shutil.rmtree(output, ignore_errors=True)
+def write_pages(pages: dict[str, str], output: Path, generated: Generated, keep: set[str] = frozenset()) -> None:
+    """Bring the generated files in ``output`` to exactly ``pages`` and the pages in ``keep`` (paths
+    relative to ``output``, reused as they are: ``memo``); untouched files keep their mtime so Sphinx
+    skips them. Only files listed in the folder's manifest are replaced or removed (``manifest``)."""
+    listed = Manifest.read(output).files
+    wanted = {*pages, *keep}
+    update_files(output, pages, generated, stale=[relative for relative in listed if relative not in wanted],
+                 keep=keep)
 
 
-def write_failure(output: Path, error: OSError, generated: Generated) -> str:
-    """What a failed write did to ``output``, for the one-line error the user sees."""
-    if not output.exists():
-        outcome = "the folder was removed, so no partly written pages reach the site"
-    elif generated.written or generated.removed:
-        outcome = "it could not be removed either and holds partly written pages: remove it before building"
-    else:
-        outcome = "nothing in it was changed"
-    return f"cannot write the pages into {output}: {_reason(error)}; {outcome}"
+def update_files(output: Path, files: dict[str, str], generated: Generated, stale, keep=frozenset()) -> None:
+    """Write ``files`` into ``output`` and remove the generated files ``stale``, all or nothing.
+
+    Every changed file is first written to a temporary file beside its target: a full disk or a
+    read-only folder fails there, and the temporaries and the folders made for them are removed, so
+    ``output`` is as it was. Then the manifest, listing old and new files, is saved, and the
+    temporaries renamed onto their targets (renames take no space), and the stale files removed.
+    A failure is a ``GenerationError`` that says what happened to ``output``."""
+    created = not output.exists()
+    manifest = Manifest.read(output)
+    folders_before = set(manifest.folders)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        staged = _stage(_changed_files(files, manifest, generated, keep), manifest)
+        manifest.save()  # lists the new files before they are in place: a build killed next leaves none unlisted
+    except ForeignFile as error:
+        raise GenerationError(str(error)) from None
+    except OSError as error:
+        _discard(staged)
+        _roll_back(manifest, folders_before, created)
+        raise GenerationError(f"cannot write the pages into {output}: {describe(error)}; "
+                              "nothing in it was changed") from None
+    try:
+        _commit(staged, stale, manifest, generated)
+    except OSError as error:
+        _discard(staged)
+        outcome = ("some pages are new, the others as they were; build again" if generated.written or generated.removed
+                   else "nothing in it was changed")
+        raise GenerationError(f"cannot write the pages into {output}: {describe(error)}; {outcome}") from None
 
 
-def _reason(error: OSError) -> str:
-    where = f": {error.filename}" if error.filename else ""
-    return f"{error.strerror or error}{where}"
+def _commit(staged: list[tuple[Path, Path]], stale, manifest: Manifest, generated: Generated) -> None:
+    """Rename the staged files onto their targets, remove the stale ones and the folders left empty."""
+    for temporary, target in staged:
+        os.replace(temporary, target)
+        generated.written.append(target)
+    _remove_stale(stale, manifest, generated)
+    manifest.remove_empty_folders()
+    manifest.save()
+
+
+def _changed_files(files: dict[str, str], manifest: Manifest, generated: Generated, keep) -> dict[str, bytes]:
+    """The files whose text differs from what ``output`` holds; the others (and ``keep``) are noted
+    unchanged and listed in the manifest. A file in the way that the generator did not write is refused."""
+    adopt = _legacy_folder(manifest)
+    changed: dict[str, bytes] = {}
+    for relative in sorted(keep):
+        _note_unchanged(manifest, relative, generated)
+    for relative, text in files.items():
+        data = text.encode("utf-8")
+        target = manifest.folder / relative
+        current = target.read_bytes() if target.is_file() else None
+        if current == data:
+            manifest.record(relative, data)
+            generated.unchanged.append(target)
+            continue
+        if (target.exists() or target.is_symlink()) and not (manifest.lists(relative) or adopt):
+            raise ForeignFile(target, manifest.path)
+        changed[relative] = data
+    return changed
+
+
+def _note_unchanged(manifest: Manifest, relative: str, generated: Generated) -> None:
+    target = manifest.folder / relative
+    if not manifest.lists(relative) and target.is_file():
+        manifest.record(relative, target.read_bytes())
+    generated.unchanged.append(target)
+
+
+def _legacy_folder(manifest: Manifest) -> bool:
+    """A folder that a generator before the manifest wrote (its render memo is there, no manifest):
+    its pages are replaced where new ones go, and nothing else in it is removed."""
+    return not manifest.existed and (manifest.folder / MEMO_NAME).is_file()
+
+
+def _stage(changed: dict[str, bytes], manifest: Manifest) -> list[tuple[Path, Path]]:
+    """Write each changed file to a temporary file beside its target; (temporary, target) pairs."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for relative, data in changed.items():
+            target = manifest.folder / relative
+            manifest.make_folder(target.parent)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=temporary_for(target),
+                                                 suffix=TEMPORARY_SUFFIX)
+            staged.append((Path(temporary), target))
+            with os.fdopen(handle, "wb") as stream:
+                readable_by_all(stream.fileno())
+                stream.write(data)
+            manifest.record(relative, data)
+    except OSError as error:
+        _discard(staged)
+        error.filename = error.filename or str(target)  # a failed write() names no file
+        raise
+    except BaseException:
+        _discard(staged)
+        raise
+    return staged
+
+
+def _discard(staged: list[tuple[Path, Path]]) -> None:
+    for temporary, _ in staged:
+        with suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+def _roll_back(manifest: Manifest, folders_before: set[str], created: bool) -> None:
+    """Remove the folders made for a write that failed (and the output folder, if this write made it)."""
+    manifest.folders -= folders_before
+    with suppress(OSError):
+        manifest.remove_empty_folders()
+    if created:
+        with suppress(OSError):
+            manifest.folder.rmdir()
+
+
+def _remove_stale(stale, manifest: Manifest, generated: Generated) -> None:
+    """Remove the generated files ``stale``; one changed since the generator wrote it is no longer its own."""
+    for relative in sorted(stale):
+        target = manifest.folder / relative
+        if manifest.unchanged(relative):
+            target.unlink()
+            generated.removed.append(target)
+        manifest.forget(relative)
+
+
+def describe(error: OSError) -> str:
+    """An ``OSError`` in words, with the path and, for the usual faults, the plain cause."""
+    path = error.filename2 or error.filename  # of a copy or a rename, the one written
+    where = f": {path}" if path else ""
+    cause = PLAIN_CAUSES.get(error.errno)
+    return f"{error.strerror or error}{f' ({cause})' if cause else ''}{where}"
+
+
+PLAIN_CAUSES = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
+                errno.EFBIG: "disk full or file size limit", errno.EROFS: "read-only",
+                errno.EACCES: "read-only folder or no permission", errno.EPERM: "not permitted"}
 
 
 def remove_stale_temporaries(output: Path) -> None:
-    """Remove ``.NAME.XXXX.tmp`` files of ``atomic_write`` that a killed build left behind
-    (called with the output folder locked, so no live build is writing them)."""
+    """Remove the temporary files that a killed build left behind (``manifest.is_temporary``, and
+    the render memo's), called with the output folder locked, so no live build is writing them.
+    Other files are left alone, whatever their name."""
     if output.is_dir():
         for leftover in output.rglob(".*.tmp"):
-            with suppress(OSError):  # a folder we cannot change fails, clearly, when the pages are written
-                leftover.unlink(missing_ok=True)
+            if is_temporary(leftover) or MEMO_TEMPORARY.fullmatch(leftover.name):
+                with suppress(OSError):  # a folder we cannot change fails, clearly, when the pages are written
+                    leftover.unlink(missing_ok=True)
+
+
+MEMO_TEMPORARY = re.compile(re.escape(f".{MEMO_NAME}.") + r"\d+\.tmp")
 
 
 @contextmanager
@@ -244,42 +376,8 @@ def _locked(path: Path | None, what: str) -> Iterator[None]:
     except locks.LockTimeout as error:
         raise GenerationError(str(error)) from None
     except OSError as error:
-        raise GenerationError(f"cannot lock the {what} {path}: {_reason(error)}") from None
+        raise GenerationError(f"cannot lock the {what} {path}: {describe(error)}") from None
     try:
         yield
     finally:
         locks.release(descriptor)
-
-
-def write_pages(pages: dict[str, str], output: Path, generated: Generated, keep: set[str] = frozenset()) -> None:
-    """Bring ``output`` to exactly ``pages`` and the pages in ``keep`` (paths relative to ``output``,
-    reused as they are: ``memo``); untouched files keep their mtime so Sphinx skips them."""
-    output.mkdir(parents=True, exist_ok=True)
-    generated.unchanged.extend(output / relative for relative in sorted(keep))
-    for relative, text in pages.items():
-        target = output / relative
-        if target.is_file() and target.read_text(encoding="utf-8") == text:
-            generated.unchanged.append(target)
-            continue
-        atomic_write(target, text)
-        generated.written.append(target)
-    wanted = {output / relative for relative in (*pages, *keep)}
-    for existing in sorted(output.rglob("*.md")):
-        if existing not in wanted:
-            existing.unlink()
-            generated.removed.append(existing)
-    for folder in sorted((p for p in output.rglob("*") if p.is_dir()), reverse=True):
-        if not any(folder.iterdir()):
-            folder.rmdir()
-
-
-def atomic_write(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -1,7 +1,10 @@
 """Sphinx extension: generate the mapping pages when the build starts.
 
 Loaded from ``conf.py``, so a plain ``sphinx-build`` cannot skip generation. If generation
-fails, the build fails and neither generated sources nor their old HTML are left behind.
+fails, the build fails and the generated sources and their HTML stay as the last build left them
+(``pipeline.generate`` changes nothing on failure); the HTML of a removed mapping's page goes with it.
+A file that cannot be written (a full disk, a read-only folder) ends the build with one error line
+that names it, and exit status 2, not a crash report (``report_write_failures``).
 One build at a time per output folder (a second waits), and a build that follows one that was
 killed before it finished reads and writes every page again, search index included.
 
@@ -32,7 +35,7 @@ from . import __version__, locks
 from .coverage import DEFAULT_MODULES
 from .frameworks import use_doc_url_patterns
 from .i18n import normalize
-from .pipeline import GenerationError, Options, generate, summarize
+from .pipeline import GenerationError, Options, describe, generate, summarize
 from .site import setup_site
 
 logger = logging.getLogger(__name__)
@@ -75,17 +78,12 @@ def generate_pages(app: Sphinx) -> None:
         language=normalize(config.language),
     )
     use_doc_url_patterns(config.mapping_doc_urls)
-    before = sorted(output.rglob("*.md")) if output.is_dir() else []
     logger.info("[mappings] generating pages into %s", output)
     try:
         generated = generate([_resolve(app, path) for path in config.mapping_paths], output, options)
     except GenerationError as error:
-        _remove_html(app, [_docname(app, page) for page in before])
         _fail_build(app, f"mapping generation failed: {error}")
         return
-    except Exception:
-        _remove_html(app, [_docname(app, page) for page in before])
-        raise
     _remove_html(app, [_docname(app, page) for page in generated.removed])
     counts = summarize(generated.runs)
     GENERATIONS.append({"language": options.language, "outdir": str(app.outdir), **counts,
@@ -122,15 +120,21 @@ def lock_site(app: Sphinx, config) -> None:
         locks.release(stale)
     try:
         _SITE_LOCKS[locks.lock_path(outdir)] = locks.acquire(outdir, "Sphinx output folder")
-    except (locks.LockTimeout, OSError) as error:
+    except locks.LockTimeout as error:
         _fail_build(app, f"cannot lock {outdir}: {error}")
         return
+    except OSError as error:
+        _fail_build(app, f"cannot lock {outdir}: {describe(error)}")
+        return
     marker = Path(app.doctreedir) / INCOMPLETE_MARKER
-    if marker.exists():
-        logger.info("[mappings] the last build into %s did not finish: rebuilding every page", outdir)
-        (Path(app.doctreedir) / ENV_PICKLE_FILENAME).unlink(missing_ok=True)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+    try:
+        if marker.exists():
+            logger.info("[mappings] the last build into %s did not finish: rebuilding every page", outdir)
+            (Path(app.doctreedir) / ENV_PICKLE_FILENAME).unlink(missing_ok=True)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError as error:
+        _fail_build(app, f"cannot build the site into {outdir}: {describe(error)}")
 
 
 def unlock_site(app: Sphinx, exception: Exception | None) -> None:
@@ -139,6 +143,22 @@ def unlock_site(app: Sphinx, exception: Exception | None) -> None:
     descriptor = _SITE_LOCKS.pop(locks.lock_path(Path(app.outdir)), None)
     if descriptor is not None:
         locks.release(descriptor)
+
+
+def report_write_failures(app: Sphinx, config) -> None:
+    """Make an ``OSError`` of the build (a full disk, a read-only folder) one error line and exit
+    status 2. Sphinx has already handled it for the next build: it removed its saved environment,
+    so that build reads every page again, and told "build-finished" (``unlock_site``)."""
+    build = app.build
+
+    def build_reporting_write_failures(*args, **kwargs):
+        try:
+            return build(*args, **kwargs)
+        except OSError as error:
+            logger.error("cannot build the site into %s: %s", app.outdir, describe(error))
+            app.statuscode = 2
+
+    app.build = build_reporting_write_failures
 
 
 def _fail_build(app: Sphinx, message: str) -> None:
@@ -177,6 +197,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("mapping_coverage_modules", list(DEFAULT_MODULES), "env", list)
     app.add_config_value("mapping_doc_urls", {}, "env", dict)
     app.connect("config-inited", lock_site)
+    app.connect("config-inited", report_write_failures)
     app.connect("builder-inited", generate_pages)
     app.connect("build-finished", redirect_to_root_doc)
     app.connect("build-finished", unlock_site, priority=900)

@@ -37,25 +37,25 @@ def test_removed_mapping_removes_its_page(mapping_dir: Path, tmp_path: Path):
     assert not (output / "torch.nn" / "MSELoss.md").exists()
 
 
-def test_failed_generation_leaves_no_page(mapping_dir: Path, tmp_path: Path):
+def test_failed_generation_leaves_the_pages_as_they_were(mapping_dir: Path, tmp_path: Path):
     output = tmp_path / "api"
     generate([mapping_dir], output, NO_RUN)
+    before = {path: path.read_bytes() for path in output.rglob("*") if path.is_file()}
     write_mapping(mapping_dir, "torch.nn/Broken.yaml", "source: {api: torch.nn.Broken}\n")
     with pytest.raises(GenerationError, match=r"Broken.yaml:1:1: source.kind: required field is missing"):
         generate([mapping_dir], output, NO_RUN)
-    assert not output.exists()
+    assert {path: path.read_bytes() for path in output.rglob("*") if path.is_file()} == before
 
 
-def test_failed_sphinx_build_removes_generated_sources_and_their_html(mapping_dir: Path, tmp_path: Path):
+def test_failed_sphinx_build_leaves_generated_sources_and_their_html_as_they_were(mapping_dir: Path, tmp_path: Path):
     status, source, html = build_site(tmp_path, "mapping_execute=0", mappings=mapping_dir)
     assert status == 0
-    page = html / "docs" / "api" / "torch.nn" / "L1Loss.html"
-    assert page.is_file()
+    page, built = source / "docs" / "api" / "torch.nn" / "L1Loss.md", html / "docs" / "api" / "torch.nn" / "L1Loss.html"
+    before = page.read_bytes(), built.read_bytes()
     (mapping_dir / "torch.nn" / "L1Loss.yaml").write_text(VALID_MAPPING.replace("kind: class", "kind: klass", 1))
     status, _, _ = build_site(tmp_path, "mapping_execute=0", mappings=mapping_dir)
     assert status != 0
-    assert not (source / "docs" / "api").exists()
-    assert not page.exists()
+    assert (page.read_bytes(), built.read_bytes()) == before
 
 
 def test_json_schema_file_is_current():
