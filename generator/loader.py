@@ -60,6 +60,8 @@ class LoadedMapping:
     mapping: Mapping
     positions: dict[FieldPath, Position] = field(repr=False, compare=False)
     text_starts: dict[FieldPath, int] = field(default_factory=dict, repr=False, compare=False)
+    # the file's YAML as plain data, which ``mapping`` was validated from (the render memo stores it)
+    data: dict = field(default_factory=dict, repr=False, compare=False)
 
     def position_of(self, *field_path: str | int) -> Position:
         """Where the deepest known node on ``field_path`` sits (for messages that point into YAML)."""
@@ -253,7 +255,7 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
         mapping = Mapping.model_validate(data)
     except ValidationError as error:
         return None, [_problem_from(path, item, positions) for item in error.errors()]
-    return LoadedMapping(path, mapping, positions, text_starts), []
+    return LoadedMapping(path, mapping, positions, text_starts, data), []
 
 
 def _to_python(node: yaml.Node, here: FieldPath, positions: dict[FieldPath, Position],
