@@ -168,6 +168,7 @@ class RenderMemo:
             if loaded is not None:
                 self.remembered.add(str(path))
                 return loaded, []
+            del self.entries[str(path)]  # stored data that is no valid mapping: nothing else of it is trusted
         return load_file(path)
 
     # -- reuse

@@ -90,10 +90,9 @@ def read(path: Path, context: str) -> dict[str, Entry]:
     blob = _read_bounded(path)
     header, newline, body = blob.partition(b"\n")
     if not newline:
-        raise MemoRejected("no header line (a truncated file, or not a memo)")
+        raise MemoRejected("no line break after the header (a truncated file, or not a memo)")
     try:
-        if json.loads(header) != _header(context, body):
-            raise MemoRejected("another format, version or render context, or a body that does not match its digest")
+        _check_header(json.loads(header), _header(context, body))
         return _Body.model_validate({"entries": json.loads(body)}).entries
     except (ValueError, RecursionError) as error:  # ValidationError and JSONDecodeError are ValueErrors
         raise MemoRejected(f"not valid memo data: {str(error).splitlines()[0]}") from None
@@ -106,7 +105,7 @@ def write(path: Path, context: str, entries: dict[str, Entry]) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as stream:
-            stream.write(json.dumps(_header(context, body)).encode() + b"\n" + body)
+            stream.write(file_bytes(context, body))
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -115,6 +114,29 @@ def write(path: Path, context: str, entries: dict[str, Entry]) -> None:
 def remove_legacy(folder: Path) -> None:
     for name in LEGACY_NAMES:
         (folder / name).unlink(missing_ok=True)
+
+
+def file_bytes(context: str, body: bytes) -> bytes:
+    """The memo file holding ``body`` (the entries as JSON) for ``context``: its header line, then ``body``."""
+    return json.dumps(_header(context, body)).encode() + b"\n" + body
+
+
+_MISMATCHES = {
+    "format": "not a render memo",
+    "version": f"written in another version of the format (this build reads version {MEMO_VERSION})",
+    "context": "written for another render context (generator, templates, versions, options)",
+    "sha256": "its digest does not match its content (a truncated, damaged or edited file)",
+}
+
+
+def _check_header(found: object, expected: dict) -> None:
+    if not isinstance(found, dict):
+        raise MemoRejected("the header is not a JSON object")
+    for field, mismatch in _MISMATCHES.items():
+        if found.get(field) != expected[field]:
+            raise MemoRejected(mismatch)
+    if found != expected:
+        raise MemoRejected(f"unknown header fields: {', '.join(sorted(set(found) - set(expected)))}")
 
 
 def _header(context: str, body: bytes) -> dict:
@@ -144,8 +166,10 @@ def _read_bounded(path: Path) -> bytes:
 
 def stored_mapping(loaded: LoadedMapping) -> StoredMapping | None:
     """``loaded`` as plain data, or None when JSON would not give its data back as it is."""
-    paths = field_paths(loaded.data) if _json_faithful(loaded.data) else None
-    if not loaded.data or paths != list(loaded.positions):
+    if not loaded.data or not _json_faithful(loaded.data):
+        return None
+    paths = field_paths(loaded.data)
+    if paths != list(loaded.positions):
         return None
     index = {path: number for number, path in enumerate(paths)}
     if any(path not in index for path in loaded.text_starts):
@@ -167,24 +191,28 @@ def loaded_from(path: Path, stored: StoredMapping) -> LoadedMapping | None:
     flat, starts = stored.positions, stored.text_starts
     if len(flat) != 2 * len(paths) or len(starts) % 2 or not all(0 <= number < len(paths) for number in starts[::2]):
         return None
-    positions = {field_path: (flat[2 * number], flat[2 * number + 1]) for number, field_path in enumerate(paths)}
+    positions = dict(zip(paths, zip(flat[::2], flat[1::2])))
     text_starts = {paths[number]: line for number, line in zip(starts[::2], starts[1::2])}
     return LoadedMapping(path, mapping, positions, text_starts, stored.data)
 
 
 def field_paths(data: Any) -> list[FieldPath]:
     """Every path in ``data``, each before its children, keys and items in order: the order in
-    which ``loader`` records positions. Walked without recursion (the data may come from a memo)."""
+    which ``loader`` records positions. Only for data whose depth is bounded: a file's (``loader``
+    bounds it) or data that ``schema.Mapping`` accepted."""
     paths: list[FieldPath] = []
-    stack: list[tuple[FieldPath, Any]] = [((), data)]
-    while stack:
-        here, value = stack.pop()
-        paths.append(here)
-        if isinstance(value, dict):
-            stack.extend(((*here, key), item) for key, item in reversed(value.items()))
-        elif isinstance(value, list):
-            stack.extend(((*here, number), item) for number, item in reversed(list(enumerate(value))))
+    _walk(data, (), paths)
     return paths
+
+
+def _walk(value: Any, here: FieldPath, paths: list[FieldPath]) -> None:
+    paths.append(here)
+    if type(value) is dict:
+        for key, item in value.items():
+            _walk(item, (*here, key), paths)
+    elif type(value) is list:
+        for number, item in enumerate(value):
+            _walk(item, (*here, number), paths)
 
 
 def _json_faithful(data: Any) -> bool:
