@@ -35,10 +35,9 @@ import stat
 import sys
 from pathlib import Path
 
-from . import ROOT
+from . import ROOT, memo_store
 from .frameworks import DOC_URL_PATTERNS, FRAMEWORKS, installed_version
 from .i18n import DEFAULT_LANGUAGE, catalog_path
-from . import memo_store
 from .loader import MAX_FILE_BYTES, LoadedMapping, Problem, load_file
 from .memo_store import MEMO_NAME, MEMO_VERSION, Entry, MemoRejected
 
