@@ -70,6 +70,8 @@ class LoadedMapping:
     mapping: Mapping
     positions: dict[FieldPath, Position] = field(repr=False, compare=False)
     text_starts: dict[FieldPath, int] = field(default_factory=dict, repr=False, compare=False)
+    # the file's YAML as plain data, which ``mapping`` was validated from (the render memo stores it)
+    data: dict = field(default_factory=dict, repr=False, compare=False)
 
     def position_of(self, *field_path: str | int) -> Position:
         """Where the deepest known node on ``field_path`` sits (for messages that point into YAML)."""
@@ -277,7 +279,7 @@ def load_file(path: Path) -> tuple[LoadedMapping | None, list[Problem]]:
         return None, sorted(unreadable + problems, key=lambda problem: (problem.line, problem.column))
     if unreadable:
         return None, unreadable
-    return LoadedMapping(path, mapping, reading.positions, reading.text_starts), []
+    return LoadedMapping(path, mapping, reading.positions, reading.text_starts, data), []
 
 
 def plain_data(text: str) -> object | None:

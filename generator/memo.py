@@ -7,10 +7,13 @@ render (pydantic, PyYAML, Jinja, markdown-it), the device, which frameworks run,
 report, the doc URL patterns, and the working directory and repository root (pages show paths
 relative to them). Anything new that a page comes to depend on must go into ``render_context``.
 
-The memo (``.render-memo.pickle`` in the output folder, written under the folder's lock, removed
-with it) records per mapping file: the sha256 of its bytes, the mapping as loaded (so an unchanged
-file is not parsed and validated again), the page it gave, the keys of its results and a digest of
-their texts, and the size and mtime of the page on disk. A build with the same render context
+The memo (``.render-memo.json`` in the output folder, written under the folder's lock, removed
+with it; its format in ``memo_store``) records per mapping file: the sha256 of its bytes, the
+mapping as loaded (its YAML as plain data, so an unchanged file is not parsed again; it is validated
+again when used), the page it gave, the keys of its results and a digest of their texts, and the
+size and mtime of the page on disk. The memo is plain JSON with a version and a digest: reading it
+runs no code, and a memo that is damaged, edited, of another version or another render context is
+ignored (every page is rendered again). A build with the same render context
 
 * loads a file whose bytes are those recorded from the memo (``load``);
 * reuses a page (neither compares its probes nor renders it: ``reusable``) when its file's bytes and
@@ -28,19 +31,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import ROOT
+from . import ROOT, memo_store
 from .frameworks import DOC_URL_PATTERNS, FRAMEWORKS, installed_version
 from .i18n import DEFAULT_LANGUAGE, catalog_path
 from .loader import MAX_FILE_BYTES, LoadedMapping, Problem, load_file
+from .memo_store import MEMO_NAME, MEMO_VERSION, Entry, MemoRejected
 
-MEMO_NAME = ".render-memo.pickle"
-MEMO_VERSION = 1
 LIBRARIES = ("pydantic", "PyYAML", "Jinja2", "markdown-it-py", "mdit-py-plugins", "babel")
 
 
@@ -84,17 +84,6 @@ def render_context(options) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-@dataclass
-class Entry:
-    sha: str  # sha256 of the YAML file's bytes
-    loaded: bytes  # the LoadedMapping, pickled
-    page: str  # the page's path in the output folder
-    digest: str | None  # of the results' texts (``results_digest``; None: some result is not cached)
-    keys: tuple[str, ...] = ()  # of the results (``result_keys``: a function of the bytes and the context)
-    size: int = -1  # the page on disk, as last written or checked
-    mtime_ns: int = -1
-
-
 def results_digest(keys: list[str], texts: dict[str, str]) -> str | None:
     """sha256 of the results' texts; None when one is not in the cache (a timeout is not cached, nor
     a side that does not run here): such a page is rendered every time, as its results may change."""
@@ -135,7 +124,9 @@ class RenderMemo:
         self.shas: dict[str, str] = {}  # file -> sha256 of the bytes loaded in this build
         self.results: dict[str, str | None] = {}  # file -> results digest in this build
         self.keys: dict[str, list[str]] = {}  # file -> result keys
+        self.remembered: set[str] = set()  # files loaded from the memo (their stored data validated)
         self.reused: set[str] = set()  # source APIs whose page is reused
+        self.rejected: str | None = None  # why the memo on disk was ignored, if it was
         if context is not None:
             self.entries = self._read()
 
@@ -151,13 +142,10 @@ class RenderMemo:
 
     def _read(self) -> dict[str, Entry]:
         try:
-            with open(self.path, "rb") as stream:
-                stored = pickle.load(stream)
-            if stored.get("version") == MEMO_VERSION and stored.get("context") == self.context:
-                return dict(stored["entries"])
-        except Exception:  # no memo, or one from another version: nothing is reused
-            pass
-        return {}
+            return memo_store.read(self.path, self.context)
+        except MemoRejected as error:  # nothing is reused: every page is rendered again
+            self.rejected = str(error)
+            return {}
 
     # -- loading
 
@@ -174,13 +162,12 @@ class RenderMemo:
             return load_file(path)
         self.shas[str(path)] = sha
         entry = self.entries.get(str(path)) if self.reuse else None
-        if entry is not None and entry.sha == sha:
-            try:
-                loaded = pickle.loads(entry.loaded)
-                if isinstance(loaded, LoadedMapping):
-                    return loaded, []
-            except Exception:
-                pass
+        if entry is not None and entry.sha == sha and entry.loaded is not None:
+            loaded = memo_store.loaded_from(path, entry.loaded)
+            if loaded is not None:
+                self.remembered.add(str(path))
+                return loaded, []
+            del self.entries[str(path)]  # stored data that is no valid mapping: nothing else of it is trusted
         return load_file(path)
 
     # -- reuse
@@ -231,6 +218,7 @@ class RenderMemo:
 
     def save(self, mappings: list[LoadedMapping]) -> None:
         """Record every mapping's page as it is now on disk (call after the pages are written)."""
+        memo_store.remove_legacy(self.output)
         if not self.enabled:
             self.path.unlink(missing_ok=True)
             return
@@ -249,15 +237,11 @@ class RenderMemo:
                 info = os.stat(self.output / page)
             except OSError:
                 continue
-            blob = old.loaded if old is not None and old.sha == self.shas[where] else pickle.dumps(loaded)
-            entries[where] = Entry(self.shas[where], blob, page, digests[where], tuple(self.keys.get(where, ())),
-                                   info.st_size, info.st_mtime_ns)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            stored = old.loaded if where in self.remembered else memo_store.stored_mapping(loaded)
+            entries[where] = Entry.model_construct(
+                sha=self.shas[where], page=page, digest=digests[where], keys=list(self.keys.get(where, ())),
+                size=info.st_size, mtime_ns=info.st_mtime_ns, loaded=stored)
         try:
-            with open(temporary, "wb") as stream:
-                pickle.dump({"version": MEMO_VERSION, "context": self.context, "entries": entries}, stream,
-                            protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.path)
-        except OSError:  # the memo only saves time: a build that cannot write it still succeeds
-            temporary.unlink(missing_ok=True)
+            memo_store.write(self.path, self.context, entries)
+        except (OSError, ValueError):  # the memo only saves time: a build that cannot write it still succeeds
             self.path.unlink(missing_ok=True)
