@@ -384,7 +384,16 @@ class Torch(Framework):
     def flags(self) -> tuple:
         torch, C = self.torch, self.torch._C
         return (torch.get_float32_matmul_precision(), C._get_mkldnn_enabled(), C._get_cudnn_enabled(),
-                torch.is_inference_mode_enabled(), torch.is_autocast_enabled(), C._get_warnAlways())
+                torch.is_inference_mode_enabled(), torch.is_autocast_enabled(), C._get_warnAlways(),
+                self.global_hooks())
+
+    def global_hooks(self) -> tuple:
+        """How many hooks every ``torch.nn.Module`` runs (``register_module_forward_hook`` ...):
+        kept in dicts of ``torch.nn.modules.module``, which change in place."""
+        from torch.nn.modules import module
+
+        return tuple(len(value) for name, value in vars(module).items()
+                     if name.startswith("_global_") and isinstance(value, dict))
 
 
 class MindSpore(Framework):
@@ -509,8 +518,9 @@ class Worker:
             os.environ["TMPDIR"] = SNIPPET_CWD
             sys.modules["tempfile"].tempdir = None  # found again, from TMPDIR
         os.chdir(self.cwd)
-        self.snapshot()
         limit_info = self.limit_resources()
+        self.seed()  # what seeding writes (MindSpore keeps the seed in module globals) is no change
+        self.snapshot()  # nor are the limits just set
         self.base_rss = _status_kib("VmRSS")
         return {
             "framework": self.framework.key,
@@ -933,13 +943,24 @@ class Namespaces:
     watched for a value replaced, a name removed or one added (``torch.nn.MSELoss.forward = f``,
     ``torch.pi = 3``, ``numpy.linalg.norm = f``, ``textwrap.dedent = f``).
 
+    Two tiers. The namespaces that snippets use directly (``STRICT``: ``builtins``, ``sys``, ``os``,
+    NumPy, ``__main__`` …, and the framework's ``Framework.watched()``) may not change at all, but
+    for a submodule added by an import. Everywhere else the frameworks keep data of their own
+    (counters, flags, lazily filled names, ``__warningregistry__``), so there only behaviour
+    counts: a function, class, descriptor or module replaced or removed, an attribute added to a
+    class, a builtin's name shadowed in a module.
+
     Cost: each namespace is a dict whose CPython version tag changes on every write to it, so a
     check reads one integer per namespace (a few thousand; well under a millisecond) and compares
-    values only in the namespaces written to. Writes that change nothing visible are taken as the
-    new reference: a value put back, a submodule added to its package by an import, and the
-    framework's own lazy wrappers and bookkeeping (``Framework.wraps``, ``Framework.bookkeeping``).
-    Immutable types (``int``, C types) are left out: they cannot be patched.
+    values only in the namespaces written to. Writes that change nothing that counts become the
+    new reference, and so do the framework's own lazy wrappers and bookkeeping
+    (``Framework.wraps``, ``Framework.bookkeeping``). Immutable types (``int``, C types) are left
+    out: they cannot be patched.
     """
+
+    STRICT = ("builtins", "sys", "os", "io", "json", "json.encoder", "json.decoder", "json.scanner", "struct",
+              "time", "random", "math", "warnings", "threading", "logging", "re", "functools", "signal",
+              "decimal", "numpy", "numpy.random", "__main__")
 
     def __init__(self, framework: Framework):
         self.framework = framework
@@ -947,10 +968,12 @@ class Namespaces:
         self.labels: list[str] = []
         self.dicts: list[dict] = []
         self.bases: list[dict] = []
-        self.is_module: list[bool] = []
+        self.kinds: list[str] = []  # "strict", "module" or "class"
         self.watch, self.read = _dict_version_reader()
         self.cells: list = []  # what ``self.read`` reads, one per namespace
         self.versions: list = []
+        self.strict = {id(obj) for obj in framework.watched()}
+        self.strict.update(id(sys.modules[name]) for name in self.STRICT if name in sys.modules)
 
     def add(self, objects: list) -> None:
         """Watch these modules and classes, and the classes the modules define, as they are now."""
@@ -958,7 +981,9 @@ class Namespaces:
             if isinstance(obj, ModuleType):
                 self._watch(obj)
                 for value in list(vars(obj).values()):
-                    if isinstance(value, type) and getattr(value, "__module__", None) == obj.__name__:
+                    # type(): ``isinstance`` would ask the value for ``__class__`` (deprecated
+                    # torch attributes warn)
+                    if issubclass(type(value), type) and getattr(value, "__module__", None) == obj.__name__:
                         self._watch(value)
             elif isinstance(obj, type):
                 self._watch(obj)
@@ -973,7 +998,8 @@ class Namespaces:
         self.labels.append(_label(obj))
         self.dicts.append(namespace)
         self.bases.append(dict(namespace))
-        self.is_module.append(isinstance(obj, ModuleType))
+        self.kinds.append("strict" if id(obj) in self.strict else "module" if isinstance(obj, ModuleType)
+                          else "class")
         self.cells.append(self.watch(namespace))
         self.versions.append(self.read(self.cells[-1]))
 
@@ -994,17 +1020,30 @@ class Namespaces:
         return found
 
     def _differs(self, index: int) -> bool:
-        namespace, base, label = self.dicts[index], self.bases[index], self.labels[index]
+        namespace, base, label, kind = self.dicts[index], self.bases[index], self.labels[index], self.kinds[index]
+        framework = self.framework
         for name, old in base.items():
             new = namespace.get(name, _MISSING)
-            if new is not old and not ((label, name) in self.framework.bookkeeping or self.framework.wraps(old, new)):
+            if new is old or (label, name) in framework.bookkeeping or framework.wraps(old, new):
+                continue
+            if kind == "strict" or _behaviour(old) or _behaviour(new):
                 return True
         if len(namespace) == len(base):
             return False
-        return not (self.is_module[index] and all(isinstance(namespace[name], ModuleType)
-                                                  for name in namespace if name not in base))
+        added = [name for name in namespace if name not in base and name != "__warningregistry__"]
+        if kind == "strict":
+            return not all(isinstance(namespace[name], ModuleType) for name in added)
+        if kind == "module":
+            return any(name in _BUILTIN_NAMES for name in added)
+        return bool(added)
 
 
+def _behaviour(value) -> bool:
+    """Whether ``value`` is code or leads to code (not a framework's data: a counter, a flag, a cache)."""
+    return callable(value) or issubclass(type(value), (ModuleType, property, staticmethod, classmethod))
+
+
+_BUILTIN_NAMES = frozenset(vars(builtins))
 _IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE
 _VERSION_OFFSET = 3 * struct.calcsize("P")  # PyDictObject: refcount, type, ma_used, then ma_version_tag
 
