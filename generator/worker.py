@@ -813,7 +813,7 @@ class ProcessState:
         self.libm = ctypes.CDLL(None)
         self.fegetround = getattr(self.libm, "fegetround", None)
         self.environ = _c_environ_reader()
-        self.namespaces = Namespaces(self.framework)
+        self.namespaces = Namespaces(self.framework, audit.known)
         self.namespaces.add([*sys.modules.values(), *self.framework.watched()])
         self.base_modules = dict(sys.modules)
         self.base_module_ids = tuple(map(id, sys.modules.values()))
@@ -911,31 +911,23 @@ class AuditWatch:
     and could print, in every later snippet), and on a function, class or module that the snippet
     did not define, an attribute that Python audits replaced or deleted (a function's ``__code__``,
     ``__defaults__`` or ``__kwdefaults__``, a class's ``__name__`` or ``__bases__``, a module's
-    ``__class__``). Objects a snippet defines belong to its ``__main__`` namespace, which goes.
+    ``__class__``). Only objects in the fingerprint count: the modules and classes ``Namespaces``
+    watches and the functions they hold; what a snippet defines, or a module creates while it is
+    imported, is not the warm state.
     """
 
     EVENTS = ("object.__setattr__", "object.__delattr__")
 
     def __init__(self):
         self.seen: list[str] = []
+        self.known: set[int] = set()  # ids of what ``Namespaces`` watches: ``Namespaces.known``
         sys.addaudithook(self.hook)
 
     def hook(self, event: str, args: tuple) -> None:
         if event == "sys.addaudithook":
             self.seen.append("an audit hook added")
-        elif event in self.EVENTS:
-            try:
-                if _outside_snippet(args[0]):
-                    self.seen.append(f"{args[1]} of {_label(args[0])} replaced")
-            except Exception:  # noqa: BLE001 - whatever the object is, it cannot be vouched for
-                self.seen.append(f"an attribute of a {type(args[0]).__name__} replaced")
-
-
-def _outside_snippet(obj) -> bool:
-    """Whether ``obj`` is a module, or a function or class that a snippet did not define."""
-    if isinstance(obj, ModuleType):
-        return True
-    return isinstance(obj, (FunctionType, type)) and obj.__module__ != "__main__"
+        elif event in self.EVENTS and id(args[0]) in self.known:
+            self.seen.append(f"{args[1]} of {_label(args[0])} replaced")
 
 
 class Namespaces:
@@ -962,9 +954,10 @@ class Namespaces:
               "time", "random", "math", "warnings", "threading", "logging", "re", "functools", "signal",
               "decimal", "numpy", "numpy.random", "__main__")
 
-    def __init__(self, framework: Framework):
+    def __init__(self, framework: Framework, known: set[int]):
         self.framework = framework
         self.seen: set[int] = set()
+        self.known = known  # ids of the modules and classes watched, and of the functions they hold
         self.labels: list[str] = []
         self.dicts: list[dict] = []
         self.bases: list[dict] = []
@@ -995,6 +988,8 @@ class Namespaces:
         if type(namespace) is not dict:
             return
         self.seen.add(id(obj))
+        self.known.add(id(obj))
+        self.known.update(id(value) for value in namespace.values() if type(value) is FunctionType)
         self.labels.append(_label(obj))
         self.dicts.append(namespace)
         self.bases.append(dict(namespace))
