@@ -288,8 +288,9 @@ class Framework:
         """C-level settings the reset does not undo; a change means the worker is replaced."""
         return ()
 
-    # Attributes of watched classes that the framework itself keeps changing as a snippet's objects
-    # come and go (a count of live instances), as (class label, name): not a change of state.
+    # Attributes of watched modules and classes that the framework itself changes or adds as a
+    # snippet's objects come and go (a count of live instances) or as it imports lazily, as
+    # (label, name): not a change of state.
     bookkeeping: frozenset[tuple[str, str]] = frozenset()
 
     def wraps(self, old, new) -> bool:
@@ -312,6 +313,14 @@ class Framework:
 
 class Torch(Framework):
     key = distribution = "torch"
+
+    # What importing ``torch._dynamo`` (lazily, on an optimizer's first step) does to modules and
+    # classes imported before it.
+    bookkeeping = frozenset({
+        ("torch._C._distributed.Placement", "__eq__"), ("torch._C._distributed.Placement", "__hash__"),
+        ("torch._C._distributed.Placement", "__fx_repr__"), ("torch.autograd.profiler", "_cupti_monitor_module"),
+        ("torch.compiler._cache.CacheInfo", "pgo_artifacts"), ("torch.compiler._cache.CacheInfo", "precompile_artifacts"),
+    })
 
     def start(self) -> None:
         import torch
@@ -1025,7 +1034,8 @@ class Namespaces:
                 return True
         if len(namespace) == len(base):
             return False
-        added = [name for name in namespace if name not in base and name != "__warningregistry__"]
+        added = [name for name in namespace if name not in base and name != "__warningregistry__"
+                 and (label, name) not in framework.bookkeeping]
         if kind == "strict":
             return not all(isinstance(namespace[name], ModuleType) for name in added)
         if kind == "module":
