@@ -825,7 +825,7 @@ class ProcessState:
         self.namespaces = Namespaces(self.framework, audit.known)
         self.namespaces.add([*sys.modules.values(), *self.framework.watched()])
         self.base_modules = dict(sys.modules)
-        self.base_module_ids = tuple(map(id, sys.modules.values()))
+        self.base_module_values = tuple(sys.modules.values())
         self.stdio = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
         try:  # PIDs as this /proc numbers them: the namespace's own, or the host's where it could not be mounted
             self.own_pid = int(os.readlink("/proc/self"))
@@ -852,14 +852,15 @@ class ProcessState:
         join the fingerprint, with their classes."""
         modules = sys.modules
         if len(modules) == len(self.base_modules):  # the usual case, at C speed
-            return tuple(map(id, modules.values())) != self.base_module_ids
+            # operator.is_, not id(): every id() call raises an audit event, and AuditWatch is a hook
+            return not all(map(operator.is_, modules.values(), self.base_module_values))
         if any(modules.get(name, _MISSING) is not module for name, module in self.base_modules.items()):
             return True
         added = {name: module for name, module in modules.items() if name not in self.base_modules}
         if not all(_imported(name, module) for name, module in added.items()):
             return True
         self.base_modules.update(added)
-        self.base_module_ids = tuple(map(id, modules.values()))
+        self.base_module_values = tuple(modules.values())
         self.namespaces.add(list(added.values()))
         return False
 
@@ -933,6 +934,7 @@ class AuditWatch:
         sys.addaudithook(self.hook)
 
     def hook(self, event: str, args: tuple) -> None:
+        # Called for every audited event of the process (each ``id()`` call is one): keep it short.
         if event == "sys.addaudithook":
             self.seen.append("an audit hook added")
         elif event in self.EVENTS and id(args[0]) in self.known:
