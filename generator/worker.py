@@ -34,6 +34,7 @@ import ctypes
 import gc
 import json
 import linecache
+import operator
 import os
 import random
 import re
@@ -46,7 +47,7 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from types import ModuleType
+from types import FunctionType, ModuleType
 
 HEADER = struct.Struct("!I")
 OUTPUT_LIMIT = 64 * 1024  # bytes of printed output kept per snippet (stdout and stderr each)
@@ -287,8 +288,9 @@ class Framework:
         """C-level settings the reset does not undo; a change means the worker is replaced."""
         return ()
 
-    # Attributes of watched classes that the framework itself keeps changing as a snippet's objects
-    # come and go (a count of live instances), as (class label, name): not a change of state.
+    # Attributes of watched modules and classes that the framework itself changes or adds as a
+    # snippet's objects come and go (a count of live instances) or as it imports lazily, as
+    # (label, name): not a change of state.
     bookkeeping: frozenset[tuple[str, str]] = frozenset()
 
     def wraps(self, old, new) -> bool:
@@ -311,6 +313,14 @@ class Framework:
 
 class Torch(Framework):
     key = distribution = "torch"
+
+    # What importing ``torch._dynamo`` (lazily, on an optimizer's first step) does to modules and
+    # classes imported before it.
+    bookkeeping = frozenset({
+        ("torch._C._distributed.Placement", "__eq__"), ("torch._C._distributed.Placement", "__hash__"),
+        ("torch._C._distributed.Placement", "__fx_repr__"), ("torch.autograd.profiler", "_cupti_monitor_module"),
+        ("torch.compiler._cache.CacheInfo", "pgo_artifacts"), ("torch.compiler._cache.CacheInfo", "precompile_artifacts"),
+    })
 
     def start(self) -> None:
         import torch
@@ -383,7 +393,16 @@ class Torch(Framework):
     def flags(self) -> tuple:
         torch, C = self.torch, self.torch._C
         return (torch.get_float32_matmul_precision(), C._get_mkldnn_enabled(), C._get_cudnn_enabled(),
-                torch.is_inference_mode_enabled(), torch.is_autocast_enabled(), C._get_warnAlways())
+                torch.is_inference_mode_enabled(), torch.is_autocast_enabled(), C._get_warnAlways(),
+                self.global_hooks())
+
+    def global_hooks(self) -> tuple:
+        """How many hooks every ``torch.nn.Module`` runs (``register_module_forward_hook`` ...):
+        kept in dicts of ``torch.nn.modules.module``, which change in place."""
+        from torch.nn.modules import module
+
+        return tuple(len(value) for name, value in vars(module).items()
+                     if name.startswith("_global_") and isinstance(value, dict))
 
 
 class MindSpore(Framework):
@@ -460,14 +479,18 @@ class Worker:
     made, so output never shows the host's paths); fd 0 back on ``/dev/null``, fd 1/2 back on the
     capture files. After every snippet, restored to what they were after the worker started:
     ``sys.stdout/stderr/stdin``, ``sys.argv``, ``sys.path``, recursion limit, ``os.environ``,
-    warning filters (and the "already shown" registries), pending ``signal.alarm``, Python signal
-    handlers, trace and profile hooks, ``sys.excepthook``/``displayhook``, gc thresholds, umask,
-    ``sys.set_int_max_str_digits``, the ``decimal`` context, NumPy print options and error
-    handling, and per framework: torch print options, default dtype, default device, grad mode,
+    warning filters (and the "already shown" registries), interval timers (``signal.alarm``,
+    ``signal.setitimer``), resource limits, Python signal handlers, trace and profile hooks,
+    ``sys.excepthook``/``displayhook``, gc thresholds, umask, ``sys.set_int_max_str_digits``, the
+    ``decimal`` context, NumPy print options, array string functions, error handling and buffer
+    size, and per framework: torch print options, default dtype, default device, grad mode,
     anomaly mode, deterministic algorithms, thread count; MindSpore context mode and device target.
 
-    Then ``changes()`` looks for what the reset cannot undo (``STATE_CHECKS``): a worker with any
-    of those is replaced before the next snippet, so no snippet ever sees another's leftovers.
+    What a warm worker may carry over to the next snippet is only what it had when it was warm,
+    plus the modules the import system loaded since. Everything else a snippet changed is either
+    undone by that reset or found by ``ProcessState.changes()`` (an attribute of any module or
+    class, an audit hook, a hard resource limit lowered, ...): a worker with any change is replaced
+    before the next snippet, so no snippet ever sees another's leftovers.
     """
 
     def __init__(self, framework: Framework, folder: Path, memory_limit: int):
@@ -478,6 +501,7 @@ class Worker:
         self.err_fd = os.dup(2)
         self.null_fd = os.dup(0)
         self.index_fd = os.open(folder / "index", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        self.audit = AuditWatch()
         libc = ctypes.CDLL(None)
         self.libc = libc
         self.fflush = libc.fflush
@@ -496,13 +520,16 @@ class Worker:
             __import__(name)
         work = self.folder / "work"
         work.mkdir(exist_ok=True)
-        self.cwd = _private_tmp(work) or str(work)
+        kept = _needed_under_tmp()
+        private = _private_tmp(work, kept)
+        self.cwd, self.kept = (private, kept) if private else (str(work), frozenset())
         if self.cwd == SNIPPET_CWD and "TMPDIR" in os.environ:
             os.environ["TMPDIR"] = SNIPPET_CWD
             sys.modules["tempfile"].tempdir = None  # found again, from TMPDIR
         os.chdir(self.cwd)
-        self.snapshot()
         limit_info = self.limit_resources()
+        self.seed()  # what seeding writes (MindSpore keeps the seed in module globals) is no change
+        self.snapshot()  # nor are the limits just set
         self.base_rss = _status_kib("VmRSS")
         return {
             "framework": self.framework.key,
@@ -540,12 +567,15 @@ class Worker:
         self.base_showwarning = warnings.showwarning
         self.base_np_print = np.get_printoptions()
         self.base_np_err = np.geterr()
+        self.base_np_buffer = (np.getbufsize(), np.geterrcall())
+        self.base_limits = _resource_limits()
         self.base_hooks = (sys.excepthook, sys.displayhook, sys.unraisablehook, sys.breakpointhook)
         self.base_signals = {number: signal.getsignal(number) for number in _SIGNALS}
         self.base_gc = gc.get_threshold()
         self.base_umask = _umask()
         self.base_digits = sys.get_int_max_str_digits()
-        self.state = ProcessState(self)
+        self.audit.seen.clear()  # what the framework did while it was imported is the reference
+        self.state = ProcessState(self, self.audit)
 
     def seed(self) -> None:
         random.seed(SEED)
@@ -568,7 +598,9 @@ class Worker:
             warnings.showwarning = self.base_showwarning
             warnings._filters_mutated()  # forget which warnings were shown: each snippet sees its own
             warnings.onceregistry.clear()
-            signal.alarm(0)
+            for timer in _TIMERS:  # signal.setitimer; ITIMER_REAL is also signal.alarm's
+                if signal.getitimer(timer) != (0.0, 0.0):
+                    signal.setitimer(timer, 0)
             for number, handler in self.base_signals.items():
                 if signal.getsignal(number) is not handler:
                     signal.signal(number, handler)
@@ -602,7 +634,17 @@ class Worker:
                 np.set_printoptions(**self.base_np_print)
             if np.geterr() != self.base_np_err:
                 np.seterr(**self.base_np_err)
+            if (np.getbufsize(), np.geterrcall()) != self.base_np_buffer:
+                np.setbufsize(self.base_np_buffer[0])
+                np.seterrcall(self.base_np_buffer[1])
+            _reset_array_printing(np)
         except Exception:
+            ok = False
+        try:  # a hard limit lowered cannot be raised again without privilege: then the worker goes
+            for limit, value in _resource_limits().items():
+                if value != self.base_limits[limit]:
+                    resource.setrlimit(limit, self.base_limits[limit])
+        except (ValueError, OSError):
             ok = False
         try:
             self.framework.restore()
@@ -631,7 +673,7 @@ class Worker:
         os.dup2(self.null_fd, 0)
         os.dup2(self.out_fd, 1)
         os.dup2(self.err_fd, 2)
-        _empty(self.cwd)
+        _empty(self.cwd, self.kept)
         os.chdir(self.cwd)
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         try:
@@ -641,7 +683,7 @@ class Worker:
             namespace.clear()
             restored = self.restore()
             os.chdir(self.cwd)
-            _empty(self.cwd)
+            _empty(self.cwd, self.kept)
         if not restored:
             result["recycle"] = "global state could not be restored"
         elif _status_kib("VmRSS") - self.base_rss > RECYCLE_RSS_GROWTH:
@@ -723,6 +765,26 @@ class Worker:
         return result
 
 
+_TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+
+
+_LIMITS = tuple(getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_"))
+
+
+def _resource_limits() -> dict[int, tuple[int, int]]:
+    """Every resource limit of this process (``resource.setrlimit``)."""
+    return {limit: resource.getrlimit(limit) for limit in _LIMITS}
+
+
+def _reset_array_printing(np) -> None:
+    """Put back NumPy's own array ``str`` and ``repr`` (``numpy.set_string_function``: kept in C,
+    with no getter; gone in NumPy 2)."""
+    set_string_function = getattr(np, "set_string_function", None)
+    if set_string_function is not None:
+        set_string_function(None, repr=False)
+        set_string_function(None, repr=True)
+
+
 # Imported at start, so that a snippet importing them adds nothing to ``sys.modules``.
 PRELOADED = ("math", "cmath", "decimal", "fractions", "statistics", "itertools", "functools", "collections",
              "copy", "json", "pprint", "textwrap", "string", "dataclasses", "typing", "inspect", "contextlib",
@@ -735,41 +797,35 @@ _SIGNALS = [number for number in signal.valid_signals()
 class ProcessState:
     """A fingerprint of the process state that the worker's reset cannot put back.
 
-    ``changes()`` names what differs from the fingerprint taken when the worker was warm (about a
-    millisecond: object identities and a few getters): ``sys.modules`` entries replaced, removed
-    or added by hand (modules the import system loads join the fingerprint: frameworks import
-    lazily); attributes of watched modules and classes replaced or added (``builtins``, ``sys``,
-    ``os``, ``json``, ``__main__``, the framework's namespaces and tensor and module classes …;
-    the framework's own lazy wrappers and bookkeeping are accepted); threads and child processes still alive
-    (orphans included: they come back to the init); stdio closed or replaced; the C environment
-    (``os.putenv``); the floating-point environment (flush-to-zero, rounding mode); the levels
-    and handlers of the loggers that existed when warm; the locale; the framework's C flags.
-    Not covered: state that no cheap getter shows (``sys.addaudithook``, native threads started
-    through ``ctypes``, a patched function's ``__code__``, a module first imported and patched by
-    the same snippet).
+    ``changes()`` names what differs from the fingerprint taken when the worker was warm (well
+    under a millisecond when nothing changed): attributes of any module or class the worker holds
+    (``Namespaces``); ``sys.modules`` entries replaced, removed or added by hand (modules the import
+    system loads join the fingerprint: frameworks import lazily); what the worker's audit hook saw
+    (``AuditWatch``: another audit hook, a function's code or defaults replaced in place); threads
+    and child processes still alive (orphans included: they come back to the init); stdio closed or
+    replaced; the C environment (``os.putenv``); the floating-point environment (flush-to-zero,
+    rounding mode); the levels and handlers of the loggers that existed when warm; the locale; the
+    framework's C flags.
+    Not covered: state that no cheap getter shows (native threads started through ``ctypes``,
+    memory written through ``ctypes``, a module first imported and patched by the same snippet,
+    an object held by a module changed in place, such as an entry added to a module's dict).
     """
 
-    STD_MODULES = ("builtins", "sys", "os", "io", "json", "json.encoder", "json.decoder", "json.scanner", "struct",
-                   "time", "random", "math", "warnings", "threading", "logging", "re", "functools", "signal",
-                   "decimal", "numpy", "numpy.random", "__main__")
-
-    def __init__(self, worker: Worker):
+    def __init__(self, worker: Worker, audit: AuditWatch):
         self.worker = worker
         self.framework = worker.framework
         self.numpy = worker.numpy
+        self.audit = audit
         self.threading = sys.modules["threading"]
         self.logging = sys.modules["logging"]
         self.locale = sys.modules["locale"]
         self.libm = ctypes.CDLL(None)
         self.fegetround = getattr(self.libm, "fegetround", None)
         self.environ = _c_environ_reader()
-        objects = [sys.modules[name] for name in self.STD_MODULES if name in sys.modules]
-        objects += self.framework.watched()
-        self.watched = [(_label(obj), vars(obj)) for obj in objects]
-        self.modules = {_label(obj) for obj in objects if isinstance(obj, ModuleType)}
-        self.names: dict[str, tuple] = {}
+        self.namespaces = Namespaces(self.framework, audit.known)
+        self.namespaces.add([*sys.modules.values(), *self.framework.watched()])
         self.base_modules = dict(sys.modules)
-        self.base_module_ids = tuple(map(id, sys.modules.values()))
+        self.base_module_values = tuple(sys.modules.values())
         self.stdio = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
         try:  # PIDs as this /proc numbers them: the namespace's own, or the host's where it could not be mounted
             self.own_pid = int(os.readlink("/proc/self"))
@@ -778,11 +834,9 @@ class ProcessState:
         except (OSError, ValueError, IndexError):
             self.own_pid = self.init_pid = 0
         self.base = self.take()
-        self.base_values = {label: dict(namespace) for label, namespace in self.watched}
 
     def take(self) -> dict:
         return {
-            **{label: self.attributes(label, namespace) for label, namespace in self.watched},
             "threads": len(self.threading.enumerate()),
             "logging": self.logging_state(),
             "locale": self.locale.setlocale(self.locale.LC_ALL),
@@ -791,49 +845,23 @@ class ProcessState:
             "framework flags": self.framework.flags(),
         }
 
-    def attributes(self, label: str, namespace) -> tuple:
-        """Identities of the attributes the namespace had when warm, and what was added since:
-        for a module only submodules may be added (frameworks import lazily), for a class nothing."""
-        names = self.names.get(label)
-        if names is None:
-            names = self.names[label] = tuple(namespace)
-        if len(namespace) == len(names):  # the usual case, at C speed (a name deleted and another
-            return tuple(map(id, namespace.values())), ()  # added shifts the values: not equal either)
-        known = set(names)
-        added = tuple(name for name in namespace if name not in known
-                      and not (label in self.modules and isinstance(namespace[name], ModuleType)))
-        return tuple(id(namespace.get(name, _MISSING)) for name in names), added
-
-    def accepted(self, label: str, value: tuple) -> bool:
-        """Whether a watched namespace changed only by the framework's own lazy wrapping (torch
-        wraps ``torch.manual_seed`` when ``torch.optim`` first imports dynamo) or bookkeeping
-        (``Framework.bookkeeping``); if so it is the new reference."""
-        if label not in self.base_values or value[1] != self.base[label][1]:
-            return False
-        namespace = dict(self.watched)[label]
-        base = self.base_values[label]
-        changed = [name for name in self.names[label] if namespace.get(name, _MISSING) is not base[name]]
-        if not all((label, name) in self.framework.bookkeeping or self.framework.wraps(base[name], namespace.get(name))
-                   for name in changed):
-            return False
-        self.base[label], self.base_values[label] = value, dict(namespace)
-        return True
-
     def modules_changed(self) -> bool:
         """Entries of ``sys.modules`` replaced or removed, or added by anything but an import.
 
         Modules that the import system really loaded (frameworks import lazily, on first use)
-        join the fingerprint."""
+        join the fingerprint, with their classes."""
         modules = sys.modules
         if len(modules) == len(self.base_modules):  # the usual case, at C speed
-            return tuple(map(id, modules.values())) != self.base_module_ids
+            # operator.is_, not id(): every id() call raises an audit event, and AuditWatch is a hook
+            return not all(map(operator.is_, modules.values(), self.base_module_values))
         if any(modules.get(name, _MISSING) is not module for name, module in self.base_modules.items()):
             return True
         added = {name: module for name, module in modules.items() if name not in self.base_modules}
         if not all(_imported(name, module) for name, module in added.items()):
             return True
         self.base_modules.update(added)
-        self.base_module_ids = tuple(map(id, modules.values()))
+        self.base_module_values = tuple(modules.values())
+        self.namespaces.add(list(added.values()))
         return False
 
     def fp_environment(self) -> tuple:
@@ -872,7 +900,9 @@ class ProcessState:
         if any(a is not b for a, b in zip(stdio, self.stdio)) or any(stream.closed for stream in stdio):
             found.append("stdio")
         now = self.take()
-        found += [name for name, value in now.items() if value != self.base[name] and not self.accepted(name, value)]
+        found += [name for name, value in now.items() if value != self.base[name]]
+        found += self.namespaces.changed()
+        found += self.audit.seen
         if self.modules_changed():
             found.append("sys.modules")
         if self.children():
@@ -881,6 +911,181 @@ class ProcessState:
 
 
 _MISSING = object()
+
+
+class AuditWatch:
+    """The worker's own audit hook, added before the framework is imported (audit hooks cannot be
+    removed, so it stays first).
+
+    It notes in ``seen`` what no getter shows afterwards: another audit hook added (it would run,
+    and could print, in every later snippet), and on a function, class or module that the snippet
+    did not define, an attribute that Python audits replaced or deleted (a function's ``__code__``,
+    ``__defaults__`` or ``__kwdefaults__``, a class's ``__name__`` or ``__bases__``, a module's
+    ``__class__``). Only objects in the fingerprint count: the modules and classes ``Namespaces``
+    watches and the functions they hold; what a snippet defines, or a module creates while it is
+    imported, is not the warm state.
+    """
+
+    EVENTS = ("object.__setattr__", "object.__delattr__")
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self.known: set[int] = set()  # ids of what ``Namespaces`` watches: ``Namespaces.known``
+        sys.addaudithook(self.hook)
+
+    def hook(self, event: str, args: tuple) -> None:
+        # Called for every audited event of the process (each ``id()`` call is one): keep it short.
+        if event == "sys.addaudithook":
+            self.seen.append("an audit hook added")
+        elif event in self.EVENTS and id(args[0]) in self.known:
+            self.seen.append(f"{args[1]} of {_label(args[0])} replaced")
+
+
+class Namespaces:
+    """The attributes of every module the worker holds and of every class those modules define,
+    watched for a value replaced, a name removed or one added (``torch.nn.MSELoss.forward = f``,
+    ``torch.pi = 3``, ``numpy.linalg.norm = f``, ``textwrap.dedent = f``).
+
+    Two tiers. The namespaces that snippets use directly (``STRICT``: ``builtins``, ``sys``, ``os``,
+    NumPy, ``__main__`` …, and the framework's ``Framework.watched()``) may not change at all, but
+    for a submodule added by an import. Everywhere else the frameworks keep data of their own
+    (counters, flags, lazily filled names, ``__warningregistry__``), so there only behaviour
+    counts: a function, class, descriptor or module replaced or removed, an attribute added to a
+    class, a builtin's name shadowed in a module.
+
+    Cost: each namespace is a dict whose CPython version tag changes on every write to it, so a
+    check reads one integer per namespace (a few thousand; well under a millisecond) and compares
+    values only in the namespaces written to. Writes that change nothing that counts become the
+    new reference, and so do the framework's own lazy wrappers and bookkeeping
+    (``Framework.wraps``, ``Framework.bookkeeping``). Immutable types (``int``, C types) are left
+    out: they cannot be patched.
+    """
+
+    STRICT = ("builtins", "sys", "os", "io", "json", "json.encoder", "json.decoder", "json.scanner", "struct",
+              "time", "random", "math", "warnings", "threading", "logging", "re", "functools", "signal",
+              "decimal", "numpy", "numpy.random", "__main__")
+
+    def __init__(self, framework: Framework, known: set[int]):
+        self.framework = framework
+        self.seen: set[int] = set()
+        self.known = known  # ids of the modules and classes watched, and of the functions they hold
+        self.labels: list[str] = []
+        self.dicts: list[dict] = []
+        self.bases: list[dict] = []
+        self.kinds: list[str] = []  # "strict", "module" or "class"
+        self.watch, self.read = _dict_version_reader()
+        self.cells: list = []  # what ``self.read`` reads, one per namespace
+        self.versions: list = []
+        self.strict = {id(obj) for obj in framework.watched()}
+        self.strict.update(id(sys.modules[name]) for name in self.STRICT if name in sys.modules)
+
+    def add(self, objects: list) -> None:
+        """Watch these modules and classes, and the classes the modules define, as they are now."""
+        for obj in objects:
+            if isinstance(obj, ModuleType):
+                self._watch(obj)
+                for value in list(vars(obj).values()):
+                    # type(): ``isinstance`` would ask the value for ``__class__`` (deprecated
+                    # torch attributes warn)
+                    if issubclass(type(value), type) and getattr(value, "__module__", None) == obj.__name__:
+                        self._watch(value)
+            elif isinstance(obj, type):
+                self._watch(obj)
+
+    def _watch(self, obj) -> None:
+        if id(obj) in self.seen or (isinstance(obj, type) and obj.__flags__ & _IMMUTABLE_TYPE):
+            return
+        namespace = vars(obj) if isinstance(obj, ModuleType) else _class_dict(obj)
+        if type(namespace) is not dict:
+            return
+        self.seen.add(id(obj))
+        self.known.add(id(obj))
+        self.known.update(id(value) for value in namespace.values() if type(value) is FunctionType)
+        self.labels.append(_label(obj))
+        self.dicts.append(namespace)
+        self.bases.append(dict(namespace))
+        self.kinds.append("strict" if id(obj) in self.strict else "module" if isinstance(obj, ModuleType)
+                          else "class")
+        self.cells.append(self.watch(namespace))
+        self.versions.append(self.read(self.cells[-1]))
+
+    def changed(self) -> list[str]:
+        """Labels of the namespaces changed since the reference."""
+        now = list(map(self.read, self.cells))
+        if now == self.versions:
+            return []
+        found = []
+        for index, (old, new) in enumerate(zip(self.versions, now)):
+            if old == new:
+                continue
+            if self._differs(index):
+                found.append(self.labels[index])
+            else:
+                self.versions[index] = new
+                self.bases[index] = dict(self.dicts[index])
+        return found
+
+    def _differs(self, index: int) -> bool:
+        namespace, base, label, kind = self.dicts[index], self.bases[index], self.labels[index], self.kinds[index]
+        framework = self.framework
+        for name, old in base.items():
+            new = namespace.get(name, _MISSING)
+            if new is old or (label, name) in framework.bookkeeping or framework.wraps(old, new):
+                continue
+            if kind == "strict" or _behaviour(old) or _behaviour(new):
+                return True
+        if len(namespace) == len(base):
+            return False
+        added = [name for name in namespace if name not in base and name != "__warningregistry__"
+                 and (label, name) not in framework.bookkeeping]
+        if kind == "strict":
+            return not all(isinstance(namespace[name], ModuleType) for name in added)
+        if kind == "module":
+            return any(name in _BUILTIN_NAMES for name in added)
+        return bool(added)
+
+
+def _behaviour(value) -> bool:
+    """Whether ``value`` is code or leads to code (not a framework's data: a counter, a flag, a cache)."""
+    return callable(value) or issubclass(type(value), (ModuleType, property, staticmethod, classmethod))
+
+
+_BUILTIN_NAMES = frozenset(vars(builtins))
+_IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE
+_VERSION_OFFSET = 3 * struct.calcsize("P")  # PyDictObject: refcount, type, ma_used, then ma_version_tag
+
+
+def _dict_version_reader() -> tuple:
+    """``(watch, read)``: ``read(watch(d))`` is a token that changes whenever dict ``d`` is written to.
+
+    CPython 3.11 keeps such a version tag in every dict (PEP 509) at a fixed offset: ``watch``
+    gives a C integer over it, once per dict, and ``read`` reads it (tried on a dict of our own
+    before it is trusted). Elsewhere the token is the identities of the dict's values: as exact,
+    some ten times slower."""
+    def identities(namespace: dict) -> tuple:
+        return len(namespace), tuple(map(id, namespace.values()))
+
+    if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11):
+        return (lambda namespace: namespace), identities
+
+    def watch(namespace: dict):
+        return ctypes.c_uint64.from_address(id(namespace) + _VERSION_OFFSET)
+
+    read = operator.attrgetter("value")
+    probe = {"a": 1}
+    cell = watch(probe)
+    before = read(cell)
+    probe["a"] = 2
+    written = read(cell)
+    probe["b"] = 3
+    if before != written != read(cell):
+        return watch, read
+    return (lambda namespace: namespace), identities
+
+
+def _class_dict(cls: type):
+    """The dict behind a class's read-only ``__dict__`` proxy (where ``C.x = 1`` writes)."""
+    return ctypes.py_object.from_address(id(cls) + type.__dictoffset__).value
 
 
 def _imported(name: str, module) -> bool:
@@ -920,13 +1125,15 @@ def _c_environ_reader():
     return read
 
 
-def _empty(folder: str) -> None:
-    """Remove everything in ``folder``, keeping the folder."""
+def _empty(folder: str, kept: frozenset[str] = frozenset()) -> None:
+    """Remove everything in ``folder`` but the entries named in ``kept``, keeping the folder."""
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return
     for entry in entries:
+        if entry.name in kept:
+            continue
         try:
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
@@ -1004,7 +1211,8 @@ def _version(distribution: str) -> str:
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
 SNIPPET_CWD = "/tmp"  # where every snippet runs, when a mount namespace can be made
 _STATUS = struct.Struct("!i")
 
@@ -1160,18 +1368,65 @@ def _namespace_proc() -> bool:
     return libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) == 0
 
 
-def _private_tmp(work: Path) -> str | None:
+def _private_tmp(work: Path, kept: frozenset[str]) -> str | None:
     """In a new mount namespace, put the worker's ``work`` folder on ``/tmp``: every snippet runs
     in the same neutral ``/tmp`` (pages never show the build host's paths) and what snippets write
-    to ``/tmp`` stays inside the worker's folder. None when that cannot be done."""
+    to ``/tmp`` stays inside the worker's folder. The entries of the host's ``/tmp`` named in
+    ``kept`` (``_needed_under_tmp``) stay visible at their paths, read-only. None when that cannot
+    be done."""
     libc = _libc()
     if libc.unshare(CLONE_NEWNS) != 0:
         return None
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         return None
-    if libc.mount(str(work).encode(), SNIPPET_CWD.encode(), None, MS_BIND, None) != 0:
+    points = []
+    for name in sorted(kept):
+        point = _keep_visible(libc, Path(SNIPPET_CWD) / name, work / name)
+        if point is None:
+            for done in points:
+                libc.umount2(done, MNT_DETACH)
+            return None
+        points.append(point)
+    if libc.mount(str(work).encode(), SNIPPET_CWD.encode(), None, MS_BIND | MS_REC, None) != 0:
+        for done in points:
+            libc.umount2(done, MNT_DETACH)
         return None
     return SNIPPET_CWD
+
+
+def _keep_visible(libc, source: Path, point: Path) -> bytes | None:
+    """Bind ``source`` read-only on ``point`` (made empty, of the same kind); the mount point, or None."""
+    try:
+        if source.is_dir():
+            point.mkdir()
+        else:
+            point.touch()
+    except OSError:
+        return None
+    target = str(point).encode()
+    if libc.mount(str(source).encode(), target, None, MS_BIND | MS_REC, None) != 0:
+        return None
+    if libc.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None) != 0:
+        libc.umount2(target, MNT_DETACH)
+        return None
+    return target
+
+
+def _needed_under_tmp() -> frozenset[str]:
+    """Names of the host's ``/tmp`` entries that hold what the worker loads from after it started:
+    the generator, the Python installation or virtual environment, the folders on ``sys.path``
+    (a checkout or a venv under ``/tmp``; links followed too)."""
+    paths = [str(Path(__file__).resolve().parent.parent), sys.executable, sys.prefix, sys.exec_prefix,
+             sys.base_prefix, sys.base_exec_prefix, *sys.path]
+    names = set()
+    for path in paths:
+        if not path:
+            continue
+        for form in (os.path.abspath(path), os.path.realpath(path)):
+            parts = Path(form).parts
+            if len(parts) > 2 and parts[1] == SNIPPET_CWD.strip("/"):
+                names.add(parts[2])
+    return frozenset(names)
 
 
 def main(argv: list[str] | None = None) -> None:
