@@ -35,6 +35,7 @@ from .coverage import DEFAULT_MODULES, CoverageError, coverage
 from .loader import LoadedMapping, Problem, load_mappings
 from .manifest import TEMPORARY_SUFFIX, ForeignFile, Manifest, is_temporary, readable_by_all, temporary_for
 from .memo import MEMO_NAME, RenderMemo
+from .memo_store import LEGACY_NAMES
 from .render import Renderer, render_site
 from .reports import ReportError, read_matrix
 
@@ -284,8 +285,9 @@ def _note_unchanged(manifest: Manifest, relative: str, generated: Generated) -> 
 
 def _legacy_folder(manifest: Manifest) -> bool:
     """A folder that a generator before the manifest wrote (its render memo is there, no manifest):
-    its pages are replaced where new ones go, and nothing else in it is removed."""
-    return not manifest.existed and (manifest.folder / MEMO_NAME).is_file()
+    its pages are replaced where new ones go, and nothing else in it is removed. Its memo has the
+    name of today's or of an older format (a pickle, which is never opened)."""
+    return not manifest.existed and any((manifest.folder / name).is_file() for name in (MEMO_NAME, *LEGACY_NAMES))
 
 
 def _stage(changed: dict[str, bytes], manifest: Manifest) -> list[tuple[Path, Path]]:
