@@ -491,7 +491,7 @@ def check_names(loaded: LoadedMapping) -> list[str]:
 
 def probe_findings(loaded: LoadedMapping, probed: dict) -> list[Finding]:
     """Claims against the differential probes (``probes``): undeclared differences, stale declarations."""
-    from .probes import broken_sides, sameness_problems, stale_declarations
+    from .probes import CHECKED_STATUSES, broken_sides, sameness_problems, stale_declarations
 
     mapping = loaded.mapping
     result = probed.get(mapping.source.api)
@@ -506,6 +506,12 @@ def probe_findings(loaded: LoadedMapping, probed: dict) -> list[Finding]:
                                 f"{mapping.target.api} do not show it: " + "; ".join(problems) + ". Change the status "
                                 "to the one docs/status-categories.md gives (difference rows naming the variants "
                                 "with `probes`), or fix the probes.", name=name))
+    if mapping.status in CHECKED_STATUSES and result.main.not_comparable:
+        findings.append(Finding("probes", loaded.path, loaded.line_of("status"),
+                                f"status {mapping.status.value} is not proven on this device: "
+                                f"{len(result.main.not_comparable)} of {len(result.variants)} variants could not be "
+                                "compared here (`probes.expected_failures`); a device that runs them checks it",
+                                severity=UNCHECKED, name=name))
     for side, why in broken_sides(result):
         api = mapping.side_api(side)
         findings.append(Finding("probes", loaded.path, loaded.line_of("probes", side),
