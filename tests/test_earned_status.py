@@ -100,6 +100,22 @@ def test_nondeterministic_and_lost_variants_do_not_earn_a_status(tmp_path: Path)
     assert any("1 variant(s) were not run or lost: random" in p for p in problems), problems
 
 
+def test_a_sameness_status_that_this_device_cannot_compare_is_reported_as_not_proven(tmp_path: Path):
+    from generator.schema import ExpectedFailure
+
+    loaded = mapping_with(tmp_path)
+    variants = derive_variants(loaded.mapping.probes)
+    source = ProbeSide("torch.nn.L1Loss", {variant.name: ONE for variant in variants})
+    target = ProbeSide("mindspore.nn.L1Loss", {variant.name: {"error": "RuntimeError", "message": "no CPU kernel"}
+                                               for variant in variants})
+    expected = {"target": ExpectedFailure(side="target", devices=["cpu"], error="no CPU kernel")}
+    result = MappingProbes(variants, source, [compare_sides(source, target, variants, expected)])
+    findings = probe_findings(loaded, {"torch.nn.L1Loss": result})
+    (note,) = findings
+    assert note.severity == "unchecked" and "is not proven on this device" in note.message
+    assert f"{len(variants)} of {len(variants)} variants could not be compared" in note.message
+
+
 class TorchLike:
     def state_dict(self): ...
     def load_state_dict(self, state): ...
