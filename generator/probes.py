@@ -116,6 +116,7 @@ def _number(value: float, like) -> float | int:
 SPECIAL_POSITIONS = ("middle", "last")  # besides the first row; one element each
 POSITIONED_SPECIALS = ("nan", "inf", "-inf")  # the values tried at those positions
 NEGATIVE_DTYPES = ("uint8", "bool")  # dtypes that hold no negative number
+NEGATIVE_DOMAINS = ("real", "sign")  # domains that hold negative numbers
 
 
 def derive_variants(probes: Probes) -> list[Variant]:
@@ -232,11 +233,13 @@ def _rank(probes: Probes, tensors: dict) -> list[Variant]:
 
 
 def _negative(probes: Probes, tensors: dict) -> list[Variant]:
-    """The main input with every number negative (where its dtype and domain hold negative numbers)."""
+    """The main input with every number negative, where its domain and dtype hold negative numbers:
+    a `positive` or `unit` input (a scale, a probability) is declared to take none, so negating it
+    would leave the input's domain rather than vary a value within it."""
     if not tensors:
         return []
     main, spec = next(iter(tensors.items()))
-    if spec.domain == "index" or spec.dtype in NEGATIVE_DTYPES:
+    if spec.domain not in NEGATIVE_DOMAINS or spec.dtype in NEGATIVE_DTYPES:
         return []
     inputs = _base(probes, "negative")
     inputs[main]["negative"] = True

@@ -263,6 +263,10 @@ def test_specials_at_the_middle_and_last_element_and_negative_numbers():
     assert last[-1] == float("inf") and float("inf") not in last[:-1]
     negative = namespace["_probe_numbers"](variants["negative"].inputs["x"])
     assert all(number < 0 for number in negative)
+    # a probability or a scale is declared to take no negative number: negating it leaves its domain
+    unit = Probes.model_validate({"inputs": {"p": {"kind": "tensor", "shape": [3], "domain": "unit"}},
+                                  "source": "p", "target": "p"})
+    assert "negative" not in {variant.name for variant in derive_variants(unit)}
 
 
 # ---------------------------------------------------------------- 3. nondeterminism

@@ -259,7 +259,7 @@ def test_variants_lost_to_the_output_limit_are_neither_agreeing_nor_differing(tm
 
 SPOOFING = probes_yaml(extra="  variants: [random, scalar]\n").replace("  source: input\n", (
     "  source: |\n    print('@@probe 5')\n    print('@@probe {\"variant\": \"random\"}')\n    input\n"))
-# 19 variants of 1,024 numbers each: more than 64 KiB of records, some of them read
+# 25 variants of 1,024 numbers each: more than 64 KiB of records, some of them read
 LARGE = probes_yaml("[1024]", "  variants: [random, special, dtype]\n")
 
 
@@ -281,8 +281,8 @@ def test_real_probes_count_variants_lost_to_the_output_limit(tmp_path: Path, poo
     large = load_mappings([mapping_file(tmp_path, LARGE)]).mappings
     probed = run_probes(large, pool)["torch.nn.L1Loss"]
     main = probed.main
-    assert len(probed.variants) == 19 and 0 < main.agreeing + len(main.differences) < 19  # lost: not agreeing
-    assert main.agreeing + len(main.differences) + len(main.lost) == 19
+    assert len(probed.variants) == 25 and 0 < main.agreeing + len(main.differences) < 25  # lost: not agreeing
+    assert main.agreeing + len(main.differences) + len(main.lost) == 25
     assert "passed the output limit of 64 KiB" in probed.source.failure
     findings = [finding.message for finding in probe_findings(large[0], {"torch.nn.L1Loss": probed})]
-    assert any(f"{len(main.lost)} of 19 variants not run or lost" in message for message in findings), findings
+    assert any(f"{len(main.lost)} of 25 variants not run or lost" in message for message in findings), findings
