@@ -3,7 +3,9 @@
 Contract
 --------
 * ``derive_variants(probes)`` turns a mapping's ``probes`` section into a fixed list of named
-  variants (``random``, ``special:nan``, ``dtype:int8``, ``broadcast:x``, ``parameter:p=2``, ...).
+  variants (``random``, ``special:nan``, ``special:nan@last``, ``empty``, ``empty:w``, ``dtype:int8``,
+  ``broadcast:x``, ``parameter:p=2``, ``rank:+1``, ``negative``, ...), each making one change
+  against the ordinary (``random``) input.
   A variant holds its inputs' specs (``tensor_spec``: dtype, shape, domain, the seed of its
   numbers), never their values: the driver builds each input in the worker (``_probe_input``),
   from a generator seeded by the variant's and the input's names, so the same YAML always gives
@@ -21,8 +23,14 @@ Contract
   ``parse_side`` never raises: a variant without a readable outcome is lost, and its side gets a
   ``failure``; a lost variant is neither agreeing nor differing (``TargetProbes.lost``), and the
   page and ``verify`` say how many were lost.
+* The driver runs each variant twice, building its inputs again from the same spec; where the two
+  runs differ (``compare_outcomes``), the variant is nondeterministic on that side
+  (``ProbeSide.nondeterministic``): never counted as agreeing nor as differing
+  (``TargetProbes.nondeterministic``), and shown as such on the page.
 * ``compare_outcomes`` compares two outcomes of one variant: raises on one side only, kind of
   result, dtype, shape, then values within the tolerance of the dtype (``TOLERANCES``).
+* ``sameness_problems`` says why a status that claims the same behaviour is not earned: variant
+  kinds left out that apply (``missing_kinds``), differing, nondeterministic or lost variants.
 * ``run_probes`` returns ``{source api: MappingProbes}``; the page's "Behaviour compared" section
   (``behaviour_view``) and ``verify`` (``probe_findings``) read it.
 """
@@ -919,11 +927,13 @@ def probe_summary(probed: dict[str, MappingProbes]) -> str:
     runs = sum(len(result.variants) * len(result.targets) for result in probed.values())
     differing = sum(len(target.differences) for result in probed.values() for target in result.targets)
     lost = sum(len(target.lost) for result in probed.values() for target in result.targets)
+    changing = sum(len(target.nondeterministic) for result in probed.values() for target in result.targets)
     cached = sum(result.cached for result in probed.values())
     silent = sorted(target.target.api for result in probed.values() for target in result.targets
                     if target.agreeing == 0 and target.differences)
     return (f"probes: {len(probed)} mappings ({cached} from cache), {runs} variant runs, {differing} differ"
             + (f", {lost} not run or lost" if lost else "")
+            + (f", {changing} nondeterministic" if changing else "")
             + (f"; agree on no variant here: {', '.join(silent)}" if silent else ""))
 
 

@@ -7,9 +7,12 @@ Checks, each a ``Finding`` pointing at a YAML line:
   signature    the parameters a mapping lists differ from the installed API's real signature
   api          a source or target API does not exist in the installed framework
   site         the overview and the pages disagree, or an internal link is broken
-  probes       the differential probes show a difference that the mapping does not declare
-               although its status says the two APIs behave the same (consistent, names-differ),
-               or a difference row names probe variants (``probes``) that no longer differ
+  probes       a status that says the two APIs behave the same (consistent, names-differ) is not
+               earned by the probes (a variant kind that applies left out, a differing variant,
+               declared or not, a nondeterministic or lost one), or a difference row names probe
+               variants (``probes``) that no longer differ
+  status       such a status on a mapping without probes, or on a class whose counterpart lacks
+               a public method or attribute that a user calls (``introspect.missing_surface``)
 Findings of severity "unchecked" (a signature that no source can read) and "not run here" (a side
 whose framework is not installed on this machine or not selected with ``--frameworks``) are
 reported, and skipped in JUnit, but do not fail the run.
