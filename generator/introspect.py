@@ -192,6 +192,32 @@ def public_names(obj: object) -> list[str]:
     return sorted(name for name in names if not name.startswith("_"))
 
 
+# Methods a user of a class calls whatever the class: training-loop and checkpoint calls of modules,
+# optimizers and schedulers. A class's surface is these (where it has them) and its own public methods.
+USER_SURFACE = ("state_dict", "load_state_dict", "step", "get_last_lr", "zero_grad", "parameters", "train",
+                "eval", "extra_repr")
+CALLED_BY_THE_FRAMEWORK = ("forward",)  # a user calls the module, not these
+
+
+def class_surface(cls: type) -> list[str]:
+    """The public methods and attributes of ``cls`` that a user calls: ``USER_SURFACE`` where it has
+    them, then those the class defines itself (not inherited), sorted."""
+    common = [name for name in USER_SURFACE if hasattr(cls, name)]
+    own = sorted(name for name, value in vars(cls).items()
+                 if not name.startswith("_") and name not in CALLED_BY_THE_FRAMEWORK and name not in common
+                 and (callable(value) or isinstance(value, property)))
+    return common + own
+
+
+def missing_surface(source_api: str, target_api: str) -> list[str]:
+    """The names of the source class's surface (``class_surface``) that the target class lacks;
+    raises ``ApiNotFound`` when either is not there."""
+    source, target = resolve(source_api), resolve(target_api)
+    if not isinstance(source, type) or not isinstance(target, type):
+        return []
+    return [name for name in class_surface(source) if not hasattr(target, name)]
+
+
 def exists(api: str) -> bool:
     try:
         resolve(api)

@@ -3,7 +3,9 @@
 Contract
 --------
 * ``derive_variants(probes)`` turns a mapping's ``probes`` section into a fixed list of named
-  variants (``random``, ``special:nan``, ``dtype:int8``, ``broadcast:x``, ``parameter:p=2``, ...).
+  variants (``random``, ``special:nan``, ``special:nan@last``, ``empty``, ``empty:w``, ``dtype:int8``,
+  ``broadcast:x``, ``parameter:p=2``, ``rank:+1``, ``negative``, ...), each making one change
+  against the ordinary (``random``) input.
   A variant holds its inputs' specs (``tensor_spec``: dtype, shape, domain, the seed of its
   numbers), never their values: the driver builds each input in the worker (``_probe_input``),
   from a generator seeded by the variant's and the input's names, so the same YAML always gives
@@ -21,8 +23,14 @@ Contract
   ``parse_side`` never raises: a variant without a readable outcome is lost, and its side gets a
   ``failure``; a lost variant is neither agreeing nor differing (``TargetProbes.lost``), and the
   page and ``verify`` say how many were lost.
+* The driver runs each variant twice, building its inputs again from the same spec; where the two
+  runs differ (``compare_outcomes``), the variant is nondeterministic on that side
+  (``ProbeSide.nondeterministic``): never counted as agreeing nor as differing
+  (``TargetProbes.nondeterministic``), and shown as such on the page.
 * ``compare_outcomes`` compares two outcomes of one variant: raises on one side only, kind of
   result, dtype, shape, then values within the tolerance of the dtype (``TOLERANCES``).
+* ``sameness_problems`` says why a status that claims the same behaviour is not earned: variant
+  kinds left out that apply (``missing_kinds``), differing, nondeterministic or lost variants.
 * ``run_probes`` returns ``{source api: MappingProbes}``; the page's "Behaviour compared" section
   (``behaviour_view``) and ``verify`` (``probe_findings``) read it.
 """
@@ -44,7 +52,8 @@ from typing import TYPE_CHECKING
 from .results import Snippet, failure_text
 from .worker import OUTPUT_LIMIT
 from .frameworks import framework_of
-from .schema import PROBE_DTYPES, Difference, Mapping, Probes, Status
+from .schema import (MAX_PROBE_ELEMENTS, MAX_PROBE_RANK, PROBE_DTYPES, VARIANT_KINDS, Difference, Mapping, Probes,
+                     Status)
 
 if TYPE_CHECKING:
     from .execute import Executor
@@ -92,8 +101,8 @@ def _base(probes: Probes, variant: str, **changes) -> dict:
     return inputs
 
 
-def _beyond(low: float | None, high: float | None) -> list[tuple[float, str]]:
-    """Values at both documented ends and one step beyond each."""
+def _range_values(low: float | None, high: float | None) -> list[tuple[float, str]]:
+    """Values at both documented ends, one step beyond each, and one inside the range."""
     span = (high - low) if low is not None and high is not None else 1.0
     step = max(span / 2, 1.0) if span else 1.0
     values = []
@@ -101,6 +110,10 @@ def _beyond(low: float | None, high: float | None) -> list[tuple[float, str]]:
         values += [(low, "at the low end"), (low - step, "below the documented range")]
     if high is not None:
         values += [(high, "at the high end"), (high + step, "above the documented range")]
+    if low is not None and high is not None:
+        values.append(((low + high) / 2, "inside the documented range"))
+    elif low is not None or high is not None:
+        values.append((low + step if low is not None else high - step, "inside the documented range"))
     return values
 
 
@@ -108,62 +121,164 @@ def _number(value: float, like) -> float | int:
     return int(value) if isinstance(like, int) and not isinstance(like, bool) and float(value).is_integer() else value
 
 
+SPECIAL_POSITIONS = ("middle", "last")  # besides the first row; one element each
+POSITIONED_SPECIALS = ("nan", "inf", "-inf")  # the values tried at those positions
+NEGATIVE_DTYPES = ("uint8", "bool")  # dtypes that hold no negative number
+NEGATIVE_DOMAINS = ("real", "sign")  # domains that hold negative numbers
+
+
 def derive_variants(probes: Probes) -> list[Variant]:
-    """Every variant of ``probes``, in a fixed order, named uniquely (specs only, no values)."""
+    """Every variant of ``probes``, in a fixed order, named uniquely (specs only, no values).
+
+    Each variant makes one change against the ordinary (``random``) input, besides the seed of its
+    numbers: one input's shape, or one attribute set to one value on the inputs it applies to (a
+    dtype, a special value at one position, all-negative numbers, a parameter's value). ``empty``
+    is the one change "batch size 0": the main (first) tensor input's leading dimension, and that
+    of every tensor input that shares its leading size (the batch), set to 0; ``empty:<input>``
+    empties one input alone."""
     tensors = {name: spec for name, spec in probes.inputs.items() if spec.kind == "tensor"}
-    values = {name: spec for name, spec in probes.inputs.items() if spec.kind == "value"}
     kinds = set(probes.variants)
     variants: list[Variant] = []
-    if "random" in kinds:
-        variants.append(Variant("random", "random", _base(probes, "random"), "ordinary random values"))
-    if "special" in kinds:
-        floats = [name for name, spec in tensors.items() if spec.special and spec.dtype in FLOAT_DTYPES]
-        for label, number in SPECIAL_VALUES.items():
-            if not floats:
-                break
-            name = f"special:{label}"
+    for kind, derive in _DERIVERS:
+        if kind in kinds:
+            variants += derive(probes, tensors)
+    return variants
+
+
+def _random(probes: Probes, tensors: dict) -> list[Variant]:
+    return [Variant("random", "random", _base(probes, "random"), "ordinary random values")]
+
+
+def _special(probes: Probes, tensors: dict) -> list[Variant]:
+    floats = [name for name, spec in tensors.items() if spec.special and spec.dtype in FLOAT_DTYPES]
+    if not floats:
+        return []
+    variants = []
+    for label, number in SPECIAL_VALUES.items():
+        name = f"special:{label}"
+        inputs = _base(probes, name)
+        for input_name in floats:
+            inputs[input_name]["first_row"] = number
+        variants.append(Variant(name, "special", inputs, f"{number!r} in the first row of " + ", ".join(floats)))
+    for position in SPECIAL_POSITIONS:
+        for label in POSITIONED_SPECIALS:
+            name = f"special:{label}@{position}"
             inputs = _base(probes, name)
             for input_name in floats:
-                inputs[input_name]["first_row"] = number
-            variants.append(Variant(name, "special", inputs, f"{number!r} in the first row of "
-                                    + ", ".join(floats)))
-    if "empty" in kinds and tensors:
-        changes = {name: (None, [0, *spec.shape[1:]] if spec.shape else [0]) for name, spec in tensors.items()}
-        variants.append(Variant("empty", "empty", _base(probes, "empty", **changes), "leading dimension 0"))
-    if "scalar" in kinds and tensors:
-        changes = {name: (None, []) for name in tensors}
-        variants.append(Variant("scalar", "scalar", _base(probes, "scalar", **changes), "0-d tensors"))
-    if "dtype" in kinds:
-        varying = [name for name, spec in tensors.items() if spec.vary_dtype]
-        for dtype in PROBE_DTYPES if varying else ():
-            name = f"dtype:{dtype}"
-            changes = {input_name: (dtype, None) for input_name in varying}
-            variants.append(Variant(name, "dtype", _base(probes, name, **changes), f"{', '.join(varying)} as {dtype}"))
-    if "broadcast" in kinds:
-        for input_name, spec in tensors.items():
-            if not spec.broadcast or not spec.shape:
-                continue
-            for suffix, shape, about in (("", [1, *spec.shape[1:]], "leading dimension 1"),
-                                         (":rank", list(spec.shape[1:]), "leading dimension dropped")):
-                name = f"broadcast:{input_name}{suffix}"
-                inputs = _base(probes, name, **{input_name: (None, shape)})
-                variants.append(Variant(name, "broadcast", inputs, f"{input_name} with {about}"))
-    if "parameter" in kinds:
-        for input_name, spec in values.items():
-            tried = [(value, "documented choice or other type") for value in spec.values]
-            if spec.range is not None:
-                tried += [(_number(number, spec.value), about) for number, about in _beyond(*spec.range)]
-            seen = {json.dumps(spec.value)}
-            for value, about in tried:
-                key = json.dumps(value)
-                if key in seen:
-                    continue
-                seen.add(key)
-                name = f"parameter:{input_name}={_short(value)}"
-                inputs = _base(probes, name)
-                inputs[input_name] = {"kind": "value", "value": value}
-                variants.append(Variant(name, "parameter", inputs, f"{input_name}={_short(value)}: {about}"))
+                inputs[input_name]["special_at"] = [position, SPECIAL_VALUES[label]]
+            variants.append(Variant(name, "special", inputs, f"{SPECIAL_VALUES[label]!r} at the {position} element "
+                                    "of " + ", ".join(floats)))
     return variants
+
+
+def _emptied(shape: list[int]) -> list[int]:
+    return [0, *shape[1:]] if shape else [0]
+
+
+def _empty(probes: Probes, tensors: dict) -> list[Variant]:
+    if not tensors:
+        return []
+    main, spec = next(iter(tensors.items()))
+    batch = spec.shape[0] if spec.shape else None
+    sharing = {name: (None, _emptied(other.shape)) for name, other in tensors.items()
+               if name == main or (batch is not None and other.shape and other.shape[0] == batch)}
+    variants = [Variant("empty", "empty", _base(probes, "empty", **sharing),
+                        "leading dimension 0 (an empty batch) of " + ", ".join(sharing))]
+    for name, other in tensors.items():
+        if set(sharing) == {name}:
+            continue  # the same change as ``empty``
+        variant = f"empty:{name}"
+        variants.append(Variant(variant, "empty", _base(probes, variant, **{name: (None, _emptied(other.shape))}),
+                                f"{name} alone with leading dimension 0"))
+    return variants
+
+
+def _scalar(probes: Probes, tensors: dict) -> list[Variant]:
+    if not tensors:
+        return []
+    changes = {name: (None, []) for name in tensors}
+    return [Variant("scalar", "scalar", _base(probes, "scalar", **changes), "0-d tensors")]
+
+
+def _dtype(probes: Probes, tensors: dict) -> list[Variant]:
+    varying = [name for name, spec in tensors.items() if spec.vary_dtype]
+    variants = []
+    for dtype in PROBE_DTYPES if varying else ():
+        name = f"dtype:{dtype}"
+        changes = {input_name: (dtype, None) for input_name in varying}
+        variants.append(Variant(name, "dtype", _base(probes, name, **changes), f"{', '.join(varying)} as {dtype}"))
+    return variants
+
+
+def _broadcast(probes: Probes, tensors: dict) -> list[Variant]:
+    variants = []
+    for input_name, spec in tensors.items():
+        if not spec.broadcast or not spec.shape:
+            continue
+        for suffix, shape, about in (("", [1, *spec.shape[1:]], "leading dimension 1"),
+                                     (":rank", list(spec.shape[1:]), "leading dimension dropped")):
+            name = f"broadcast:{input_name}{suffix}"
+            inputs = _base(probes, name, **{input_name: (None, shape)})
+            variants.append(Variant(name, "broadcast", inputs, f"{input_name} with {about}"))
+    return variants
+
+
+def _rank(probes: Probes, tensors: dict) -> list[Variant]:
+    """The main input with one more leading dimension (of 2), where rank and size allow, and
+    unbatched (leading dimension dropped) unless ``broadcast:<main>:rank`` already is that."""
+    if not tensors:
+        return []
+    main, spec = next(iter(tensors.items()))
+    shape = list(spec.shape or [])
+    variants = []
+    if len(shape) < MAX_PROBE_RANK and 2 * math.prod(shape) <= MAX_PROBE_ELEMENTS:
+        variants.append(Variant("rank:+1", "rank", _base(probes, "rank:+1", **{main: (None, [2, *shape])}),
+                                f"{main} with one more leading dimension"))
+    if shape and not spec.broadcast:
+        variants.append(Variant("rank:-1", "rank", _base(probes, "rank:-1", **{main: (None, shape[1:])}),
+                                f"{main} unbatched (leading dimension dropped)"))
+    return variants
+
+
+def _negative(probes: Probes, tensors: dict) -> list[Variant]:
+    """The main input with every number negative, where its domain and dtype hold negative numbers:
+    a `positive` or `unit` input (a scale, a probability) is declared to take none, so negating it
+    would leave the input's domain rather than vary a value within it."""
+    if not tensors:
+        return []
+    main, spec = next(iter(tensors.items()))
+    if spec.domain not in NEGATIVE_DOMAINS or spec.dtype in NEGATIVE_DTYPES:
+        return []
+    inputs = _base(probes, "negative")
+    inputs[main]["negative"] = True
+    return [Variant("negative", "negative", inputs, f"{main} all negative")]
+
+
+def _parameter(probes: Probes, tensors: dict) -> list[Variant]:
+    variants = []
+    for input_name, spec in probes.inputs.items():
+        if spec.kind != "value":
+            continue
+        tried = [(value, "documented choice or other type") for value in spec.values]
+        if spec.range is not None:
+            tried += [(_number(number, spec.value), about) for number, about in _range_values(*spec.range)]
+        seen = {json.dumps(spec.value)}
+        for value, about in tried:
+            key = json.dumps(value)
+            if key in seen:
+                continue
+            seen.add(key)
+            name = f"parameter:{input_name}={_short(value)}"
+            inputs = _base(probes, name)
+            inputs[input_name] = {"kind": "value", "value": value}
+            variants.append(Variant(name, "parameter", inputs, f"{input_name}={_short(value)}: {about}"))
+    return variants
+
+
+# The kinds in the order their variants are listed (older kinds first: pages keep their order).
+_DERIVERS = (("random", _random), ("special", _special), ("empty", _empty), ("scalar", _scalar),
+             ("dtype", _dtype), ("broadcast", _broadcast), ("parameter", _parameter), ("rank", _rank),
+             ("negative", _negative))
 
 
 def _short(value) -> str:
@@ -200,9 +315,14 @@ def _probe_numbers(spec):
         numbers = [int(max(low, min(5, round(number * 3 if domain == "real" else number)))) for number in numbers]
     else:
         numbers = [round(number, 4) for number in numbers]
+    if spec.get("negative"):
+        numbers = [-(abs(number) or 1) for number in numbers]
     if "first_row" in spec:  # a special value
         row = _math.prod(spec["shape"][1:]) if len(spec["shape"]) > 1 else 1
         numbers[:row] = [spec["first_row"]] * min(row, len(numbers))
+    if "special_at" in spec and numbers:  # a special value at one element: ["middle" or "last", value]
+        position, value = spec["special_at"]
+        numbers[len(numbers) // 2 if position == "middle" else len(numbers) - 1] = value
     return numbers
 
 def _probe_array(spec):
@@ -236,6 +356,30 @@ def _probe_encode(value):
     flat = array.reshape(-1)[:%(kept)d].tolist()
     return {"dtype": dtype, "shape": list(array.shape), "values": [_probe_number(item) for item in flat]}
 
+def _probe_once(inputs, body_code, last_code, namespace):
+    """One run of one variant: its inputs built afresh from their specs, the template run, the
+    framework waited for; the outcome encoded, or the error it raised."""
+    scope = dict(namespace)
+    try:
+        for key, spec in inputs.items():
+            scope[key] = _probe_input(spec)
+        exec(body_code, scope)
+        outcome = _probe_encode(eval(last_code, scope))
+        _probe_sync()
+        return outcome
+    except BaseException as error:
+        try:  # an asynchronous framework keeps a failed op's error pending: drain it here
+            _probe_sync()
+        except BaseException:
+            pass
+        text = ""
+        try:
+            text = str(error)
+        except Exception:
+            pass
+        first = next((line.strip() for line in text.splitlines() if any(c.isalnum() for c in line)), "")
+        return {"error": type(error).__name__, "message": first[:300]}
+
 def _probe_run(variants, template, namespace):
     tree = _ast.parse(template, "<probe>")
     last = tree.body.pop()
@@ -246,26 +390,13 @@ def _probe_run(variants, template, namespace):
     marker = %(marker)r + _os.urandom(16).hex()
     print("\n" + marker, flush=True)  # at a line start, whatever was printed before
     for name, inputs in variants:
-        scope = dict(namespace)
-        try:
-            for key, spec in inputs.items():
-                scope[key] = _probe_input(spec)
-            exec(body_code, scope)
-            outcome = _probe_encode(eval(last_code, scope))
-            _probe_sync()
-        except BaseException as error:
-            try:  # an asynchronous framework keeps a failed op's error pending: drain it here
-                _probe_sync()
-            except BaseException:
-                pass
-            text = ""
-            try:
-                text = str(error)
-            except Exception:
-                pass
-            first = next((line.strip() for line in text.splitlines() if any(c.isalnum() for c in line)), "")
-            outcome = {"error": type(error).__name__, "message": first[:300]}
-        print("\n" + marker + " " + _json.dumps({"variant": name, **outcome}), flush=True)  # at a line start
+        # Twice, on the same inputs: a value that changes between the runs is nondeterministic.
+        outcome = _probe_once(inputs, body_code, last_code, namespace)
+        again = _probe_once(inputs, body_code, last_code, namespace)
+        # "same" when the runs printed alike (most do): the output limit stays the one-run size
+        same = _json.dumps(again, sort_keys=True) == _json.dumps(outcome, sort_keys=True)
+        record = {"variant": name, **outcome, "again": "same" if same else again}
+        print("\n" + marker + " " + _json.dumps(record), flush=True)  # at a line start
 '''
 
 _TORCH = r'''
@@ -352,6 +483,8 @@ class ProbeSide:
     api: str
     outcomes: dict[str, dict]
     failure: str | None = None  # the side stopped part-way (crash, timeout, output limit) or lost outcomes
+    # variant -> how its second run differed from its first (same inputs): nondeterministic here
+    nondeterministic: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -364,6 +497,8 @@ class TargetProbes:
     agreeing: int
     not_comparable: dict[str, str] = field(default_factory=dict)  # variant -> declared failure on this device
     lost: list[str] = field(default_factory=list)  # variants not run or lost on the source or this target
+    # variant -> {API whose two runs differed: how}: neither agreeing nor a value difference
+    nondeterministic: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -452,16 +587,20 @@ def _well_formed(outcome, depth: int = 0) -> bool:
             and all(type(size) is int for size in shape) and all(isinstance(value, _SCALAR) for value in values))
 
 
-def _read_record(payload: str, names: set[str]) -> tuple[str, dict] | None:
-    """(variant, outcome) of one result line, or None when it is not readable as one."""
+def _read_record(payload: str, names: set[str]) -> tuple[str, dict, dict | None] | None:
+    """(variant, outcome of its first run, outcome of its second run or None where it printed the
+    same) of one result line, or None when it is not readable as one."""
     try:
         record = json.loads(payload)
     except (ValueError, RecursionError):  # the record that the output limit cut, among others
         return None
     if not isinstance(record, dict) or not isinstance(record.get("variant"), str) or record["variant"] not in names:
         return None
-    outcome = {key: value for key, value in record.items() if key != "variant"}
-    return (record["variant"], outcome) if _well_formed(outcome) else None
+    again = record.get("again", "same")
+    outcome = {key: value for key, value in record.items() if key not in ("variant", "again")}
+    if not _well_formed(outcome) or not (again == "same" or _well_formed(again)):
+        return None
+    return record["variant"], outcome, None if again == "same" else again
 
 
 def parse_side(api: str, result, variants: list[Variant]) -> ProbeSide:
@@ -469,10 +608,16 @@ def parse_side(api: str, result, variants: list[Variant]) -> ProbeSide:
     (not in ``outcomes``), and the side then has a ``failure`` saying why; nothing here raises."""
     names = {variant.name for variant in variants}
     outcomes: dict[str, dict] = {}
+    nondeterministic: dict[str, str] = {}
     for payload in _result_lines(result.text):
         record = _read_record(payload, names)
-        if record is not None:
-            outcomes.setdefault(*record)
+        if record is None or record[0] in outcomes:
+            continue
+        name, outcome, again = record
+        outcomes[name] = outcome
+        why = None if again is None else compare_outcomes(outcome, again, "the second run", "the first run")
+        if why is not None:
+            nondeterministic[name] = why
     lost = len(variants) - len(outcomes)
     failure = None if result.ok else failure_text(result)
     if failure is None and any(output.truncated for output in result.outputs):
@@ -480,7 +625,7 @@ def parse_side(api: str, result, variants: list[Variant]) -> ProbeSide:
                    f"{len(outcomes)} of {len(variants)} variants; make the probe inputs smaller")
     if failure is None and lost:
         failure = f"no readable outcome for {lost} of {len(variants)} variants"
-    return ProbeSide(api, outcomes, failure)
+    return ProbeSide(api, outcomes, failure, nondeterministic)
 
 
 def run_probes(mappings, executor: Executor, frameworks=None) -> dict[str, MappingProbes]:
@@ -519,10 +664,15 @@ def run_probes(mappings, executor: Executor, frameworks=None) -> dict[str, Mappi
 def compare_sides(source: ProbeSide, target: ProbeSide, variants: list[Variant], expected: dict | None = None) -> TargetProbes:
     """``expected``: side -> ``schema.ExpectedFailure`` declared for this device; a variant whose side
     fails with its text is not comparable here."""
-    differences, not_comparable, lost = {}, {}, []
+    differences, not_comparable, lost, nondeterministic = {}, {}, [], {}
     for variant in variants:
         if variant.name not in source.outcomes or variant.name not in target.outcomes:
             lost.append(variant.name)
+            continue
+        changing = {side.api: side.nondeterministic[variant.name] for side in (source, target)
+                    if variant.name in side.nondeterministic}
+        if changing:
+            nondeterministic[variant.name] = changing
             continue
         outcomes = {"source": source.outcomes[variant.name], "target": target.outcomes[variant.name]}
         declared = [failure for side, failure in (expected or {}).items()
@@ -533,8 +683,8 @@ def compare_sides(source: ProbeSide, target: ProbeSide, variants: list[Variant],
         why = compare_outcomes(outcomes["source"], outcomes["target"])
         if why is not None:
             differences[variant.name] = why
-    agreeing = len(variants) - len(differences) - len(not_comparable) - len(lost)
-    return TargetProbes(target, differences, agreeing, not_comparable, lost)
+    agreeing = len(variants) - len(differences) - len(not_comparable) - len(lost) - len(nondeterministic)
+    return TargetProbes(target, differences, agreeing, not_comparable, lost, nondeterministic)
 
 
 def outcome_text(outcome: dict) -> str:
@@ -674,6 +824,17 @@ class BehaviourTarget:
     more: list[str] = field(default_factory=list)  # differing variants beyond ``SHOWN_GROUPS`` rows
     lost: int = 0  # variants not run, or whose outcome was lost, on the source or this target
     same_as: str | None = None  # an earlier target whose differing variants and outcomes these are
+    nondeterministic: list[NondeterministicRow] = field(default_factory=list)
+
+
+@dataclass
+class NondeterministicRow:
+    """A variant whose two runs on the same inputs differed on one side or both: not compared."""
+
+    variant: str
+    about: str
+    apis: str  # the sides where it happens, "torch.x" or "torch.x, mindspore.y"
+    why: str
 
 
 def _shortened(text: str) -> tuple[str, str]:
@@ -743,7 +904,7 @@ def behaviour_view(mapping: Mapping, probed: MappingProbes | None) -> list[Behav
         view = BehaviourTarget(target.target.api, len(probed.variants), target.agreeing, shown_rows,
                                target.target.failure, skipped, len(target.differences),
                                [name for row in hidden for name in (row.variant, *row.others)],
-                               lost=len(target.lost))
+                               lost=len(target.lost), nondeterministic=_nondeterministic_rows(target, about))
         signature = tuple((name, why, json.dumps(target.target.outcomes[name], sort_keys=True))
                           for name, why in target.differences.items())
         if signature and signature in seen and target is not probed.main:
@@ -754,17 +915,25 @@ def behaviour_view(mapping: Mapping, probed: MappingProbes | None) -> list[Behav
     return views
 
 
+def _nondeterministic_rows(target: TargetProbes, about: dict[str, str]) -> list[NondeterministicRow]:
+    return [NondeterministicRow(name, about[name], ", ".join(sides),
+                                _shortened("; ".join(sides.values()))[0])
+            for name, sides in target.nondeterministic.items()]
+
+
 def probe_summary(probed: dict[str, MappingProbes]) -> str:
     """One line for the CLI: mappings probed, variant runs, differences, lost variants, targets that
     never agree."""
     runs = sum(len(result.variants) * len(result.targets) for result in probed.values())
     differing = sum(len(target.differences) for result in probed.values() for target in result.targets)
     lost = sum(len(target.lost) for result in probed.values() for target in result.targets)
+    changing = sum(len(target.nondeterministic) for result in probed.values() for target in result.targets)
     cached = sum(result.cached for result in probed.values())
     silent = sorted(target.target.api for result in probed.values() for target in result.targets
                     if target.agreeing == 0 and target.differences)
     return (f"probes: {len(probed)} mappings ({cached} from cache), {runs} variant runs, {differing} differ"
             + (f", {lost} not run or lost" if lost else "")
+            + (f", {changing} nondeterministic" if changing else "")
             + (f"; agree on no variant here: {', '.join(silent)}" if silent else ""))
 
 
@@ -784,6 +953,39 @@ def undeclared_differences(mapping: Mapping, probed: MappingProbes) -> dict[str,
     differing = probed.main.differences
     declared = declared_variants(mapping.differences, differing)
     return {name: why for name, why in differing.items() if name not in declared}
+
+
+def missing_kinds(probes: Probes) -> list[str]:
+    """Variant kinds that ``probes.variants`` leaves out although they apply to its inputs: a kind
+    applies when it derives at least one variant from them (no tensor input: no ``empty``; no float
+    input open to special values: no ``special``; no parameter with further values or a range: no
+    ``parameter``; and so on)."""
+    every = derive_variants(probes.model_copy(update={"variants": list(VARIANT_KINDS)}))
+    applicable = {variant.kind for variant in every}
+    return [kind for kind in VARIANT_KINDS if kind in applicable and kind not in probes.variants]
+
+
+def sameness_problems(mapping: Mapping, probed: MappingProbes) -> list[str]:
+    """Why a status that says the two APIs behave the same (``CHECKED_STATUSES``) is not earned by
+    the probes against the main target: variant kinds left out that apply, differing variants
+    (declared or not), nondeterministic ones, lost ones. Empty when it is earned (or not claimed)."""
+    if mapping.status not in CHECKED_STATUSES:
+        return []
+    main, problems = probed.main, []
+    left_out = missing_kinds(mapping.probes)
+    if left_out:
+        problems.append("`probes.variants` leaves out kinds that apply to its inputs: " + ", ".join(left_out))
+    if main.differences:
+        undeclared = undeclared_differences(mapping, probed)
+        listed = "; ".join(f"{name}{' (undeclared)' if name in undeclared else ''}: {why}"
+                           for name, why in main.differences.items())
+        problems.append(f"{len(main.differences)} variant(s) differ ({len(undeclared)} undeclared): {listed}")
+    if main.nondeterministic:
+        listed = "; ".join(f"{name} on {', '.join(sides)}" for name, sides in main.nondeterministic.items())
+        problems.append(f"{len(main.nondeterministic)} variant(s) are nondeterministic: {listed}")
+    if main.lost:
+        problems.append(f"{len(main.lost)} variant(s) were not run or lost: {', '.join(main.lost)}")
+    return problems
 
 
 def broken_sides(probed: MappingProbes) -> list[tuple[str, str]]:
@@ -813,6 +1015,7 @@ def stale_declarations(mapping: Mapping, probed: MappingProbes) -> list[tuple[in
             matching = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
             if not matching:
                 stale.append((index, pattern, "names no probe variant"))
-            elif not any(name in probed.main.differences for name in matching):
+            elif not any(name in probed.main.differences or name in probed.main.nondeterministic
+                         for name in matching):
                 stale.append((index, pattern, "the two sides now agree on " + ", ".join(matching)))
     return stale

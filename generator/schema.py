@@ -234,19 +234,21 @@ class ApiSide(Strict):
         return self
 
 
-Category = Literal["Parameters", "Inputs", "Outputs"]
+Category = Literal["Parameters", "Inputs", "Outputs", "Methods"]
 
-ROW_LABEL: dict[str, str] = {"Parameters": "Parameter", "Inputs": "Input", "Outputs": "Output"}
+ROW_LABEL: dict[str, str] = {"Parameters": "Parameter", "Inputs": "Input", "Outputs": "Output", "Methods": "Method"}
 # The row labels and category names as the pages show them (translated by ``render``).
 ROW_LABEL_TEXT: dict[str, str] = {"Parameters": N_("Parameter {number}"), "Inputs": N_("Input {number}"),
-                                  "Outputs": N_("Output {number}")}
-CATEGORY_TEXT: dict[str, str] = {"Parameters": N_("Parameters"), "Inputs": N_("Inputs"), "Outputs": N_("Outputs")}
+                                  "Outputs": N_("Output {number}"), "Methods": N_("Method {number}")}
+CATEGORY_TEXT: dict[str, str] = {"Parameters": N_("Parameters"), "Inputs": N_("Inputs"), "Outputs": N_("Outputs"),
+                                 "Methods": N_("Methods")}
 
 
 class Difference(Strict):
     """One row of the differences table. Row numbers ("Parameter 3") are derived, never typed."""
 
-    category: Category = Field(description="`Parameters`, `Inputs` or `Outputs`.")
+    category: Category = Field(description="`Parameters`, `Inputs`, `Outputs` or `Methods` (a public method or "
+                               "attribute of a class that a user calls, such as `state_dict`).")
     source: Text | None = Field(default=None, description="Name on the source side; absent if it has none.")
     target: Text | None = Field(default=None, description="Name on the target side; absent if it has none.")
     note: LocalProse | None = Field(default=None, description="The difference (safe Markdown, shown on one line); "
@@ -368,8 +370,8 @@ class Guide(Strict):
 
 PROBE_DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64")
 ProbeDtype = Literal["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
-VARIANT_KINDS = ("random", "special", "empty", "scalar", "dtype", "broadcast", "parameter")
-VariantKind = Literal["random", "special", "empty", "scalar", "dtype", "broadcast", "parameter"]
+VARIANT_KINDS = ("random", "special", "empty", "scalar", "dtype", "broadcast", "parameter", "rank", "negative")
+VariantKind = Literal["random", "special", "empty", "scalar", "dtype", "broadcast", "parameter", "rank", "negative"]
 ScalarValue = bool | int | float | str | list[bool | int | float | str] | None
 
 

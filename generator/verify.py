@@ -7,9 +7,12 @@ Checks, each a ``Finding`` pointing at a YAML line:
   signature    the parameters a mapping lists differ from the installed API's real signature
   api          a source or target API does not exist in the installed framework
   site         the overview and the pages disagree, or an internal link is broken
-  probes       the differential probes show a difference that the mapping does not declare
-               although its status says the two APIs behave the same (consistent, names-differ),
-               or a difference row names probe variants (``probes``) that no longer differ
+  probes       a status that says the two APIs behave the same (consistent, names-differ) is not
+               earned by the probes (a variant kind that applies left out, a differing variant,
+               declared or not, a nondeterministic or lost one), or a difference row names probe
+               variants (``probes``) that no longer differ
+  status       such a status on a mapping without probes, or on a class whose counterpart lacks
+               a public method or attribute that a user calls (``introspect.missing_surface``)
 Findings of severity "unchecked" (a signature that no source can read) and "not run here" (a side
 whose framework is not installed on this machine or not selected with ``--frameworks``) are
 reported, and skipped in JUnit, but do not fail the run.
@@ -36,7 +39,8 @@ from markdown_it import MarkdownIt
 from .results import expectation, failure_text
 from .devices import runs_here, why_not_here
 from .frameworks import FRAMEWORKS, framework_of, package_missing
-from .introspect import SOURCES, ApiNotFound, framework_coverage, ApiSignature, Param, parse_signatures, signature_of
+from .introspect import (SOURCES, ApiNotFound, framework_coverage, ApiSignature, Param, missing_surface,
+                         parse_signatures, signature_of)
 from .loader import LoadedMapping
 from .schema import Mapping
 
@@ -482,12 +486,15 @@ def check_names(loaded: LoadedMapping) -> list[str]:
     """Every check verify runs for one mapping, named as in JUnit."""
     api = loaded.mapping.source.api
     names = [check_name(api, index, part) for index, part in planned_checks(loaded.mapping)]
+    from .probes import CHECKED_STATUSES
+
+    names += [f"{api}::status"] if loaded.mapping.status in CHECKED_STATUSES and loaded.mapping.target else []
     return names + ([f"{api}::probes"] if loaded.mapping.probes is not None and loaded.mapping.target else [])
 
 
 def probe_findings(loaded: LoadedMapping, probed: dict) -> list[Finding]:
     """Claims against the differential probes (``probes``): undeclared differences, stale declarations."""
-    from .probes import broken_sides, stale_declarations, undeclared_differences
+    from .probes import CHECKED_STATUSES, broken_sides, sameness_problems, stale_declarations
 
     mapping = loaded.mapping
     result = probed.get(mapping.source.api)
@@ -495,13 +502,19 @@ def probe_findings(loaded: LoadedMapping, probed: dict) -> list[Finding]:
         return []
     name = f"{mapping.source.api}::probes"
     findings = []
-    undeclared = undeclared_differences(mapping, result)
-    if undeclared:
-        listed = "; ".join(f"{variant}: {why}" for variant, why in undeclared.items())
+    problems = sameness_problems(mapping, result)
+    if problems:
         findings.append(Finding("probes", loaded.path, loaded.line_of("status"),
-                                f"status {mapping.status.value} says the APIs behave the same, but probes against "
-                                f"{mapping.target.api} show {len(undeclared)} undeclared difference(s): {listed}. "
-                                "Declare them (a difference row with `probes`) or change the status.", name=name))
+                                f"status {mapping.status.value} says the APIs behave the same, but the probes against "
+                                f"{mapping.target.api} do not show it: " + "; ".join(problems) + ". Change the status "
+                                "to the one docs/status-categories.md gives (difference rows naming the variants "
+                                "with `probes`), or fix the probes.", name=name))
+    if mapping.status in CHECKED_STATUSES and result.main.not_comparable:
+        findings.append(Finding("probes", loaded.path, loaded.line_of("status"),
+                                f"status {mapping.status.value} is not proven on this device: "
+                                f"{len(result.main.not_comparable)} of {len(result.variants)} variants could not be "
+                                "compared here (`probes.expected_failures`); a device that runs them checks it",
+                                severity=UNCHECKED, name=name))
     for side, why in broken_sides(result):
         api = mapping.side_api(side)
         findings.append(Finding("probes", loaded.path, loaded.line_of("probes", side),
@@ -510,6 +523,39 @@ def probe_findings(loaded: LoadedMapping, probed: dict) -> list[Finding]:
     for index, pattern, why in stale_declarations(mapping, result):
         findings.append(Finding("probes", loaded.path, loaded.line_of("differences", index, "probes"),
                                 f"difference row {index + 1} names probe variant `{pattern}`, but {why}", name=name))
+    return findings
+
+
+def status_findings(loaded: LoadedMapping, frameworks: Iterable[str] | None = None) -> list[Finding]:
+    """A status that says the two APIs behave the same (consistent, names-differ) is earned, not
+    typed: the mapping needs probes (what they show is ``probe_findings``), and a class pair needs the
+    same public surface (``introspect.missing_surface``: the methods a user calls)."""
+    from .probes import CHECKED_STATUSES
+
+    mapping = loaded.mapping
+    if mapping.status not in CHECKED_STATUSES or mapping.target is None:
+        return []
+    line, name = loaded.line_of("status"), f"{mapping.source.api}::status"
+    claim = f"status {mapping.status.value} says the APIs behave the same, but"
+    findings = []
+    if mapping.probes is None:
+        findings.append(Finding("status", loaded.path, line, f"{claim} the mapping has no `probes` to show it. "
+                                "Add probes, or change the status.", name=name))
+    if mapping.source.kind.value == "class" and mapping.target.kind.value == "class":
+        sides = (mapping.source.api, mapping.target.api)
+        absent = next((why for why in (why_not_here(framework_of(api).key, frameworks) for api in sides) if why), None)
+        if absent is not None:
+            return findings + [Finding("status", loaded.path, line, f"class surface not compared here: {absent}",
+                                       severity=NOT_RUN, name=name)]
+        try:
+            missing = missing_surface(*sides)
+        except ApiNotFound:
+            return findings  # the api check reports it
+        if missing:
+            findings.append(Finding("status", loaded.path, line, f"{claim} {mapping.target.api} lacks "
+                                    f"{len(missing)} public method(s) or attribute(s) of {mapping.source.api} that a "
+                                    "user calls: " + ", ".join(missing) + ". Change the status (a `Methods` "
+                                    "difference row per missing name).", name=name))
     return findings
 
 
@@ -544,6 +590,7 @@ def verify(paths: list[Path], options, shard: tuple[int, int] = (1, 1), docs: Pa
         findings += signature_findings(item, selected)
         findings += example_findings(item, runs, options.device)
         findings += probe_findings(item, probed)
+        findings += status_findings(item, selected)
     if shard[0] == 1:  # the site is one whole: the first shard checks it
         hand_written = [posixpath.join("..", page.relative_to(docs).as_posix()) for page in docs.rglob("*.md")] if docs else []
         findings += site_findings(render_site(loaded.mappings, runs, options.device, probes=probed), loaded.mappings, hand_written)
