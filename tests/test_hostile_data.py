@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-import resource
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -28,23 +26,11 @@ from generator.reports import ReportError, merge
 from generator.results import Snippet, SnippetResult, StatementOutput
 from generator.scaffold import find_mapping_of
 
-from .conftest import ROOT, VALID_MAPPING, write_mapping
+from .conftest import VALID_MAPPING, write_mapping
+from .hostile import check, problems_of
 
 
-def problems_of(*paths: Path) -> list[str]:
-    return [str(problem) for problem in load_mappings(list(paths)).problems]
 
-
-def bounded(memory_bytes: int = 1 << 30):
-    """preexec_fn: a child that cannot use more than ``memory_bytes`` of address space."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    return limit
-
-
-def check(*paths: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator", "check", *map(str, paths)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, preexec_fn=bounded())
 
 
 # --- 10a: YAML values that cannot be built ---------------------------------------------------

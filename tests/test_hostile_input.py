@@ -23,31 +23,18 @@ import yaml
 from bs4 import BeautifulSoup
 
 from generator import locks
-from generator.loader import load_mappings
 from generator.pipeline import Options, generate
 from generator.render import safe_url
 
 from .conftest import L1LOSS_PAIR, ROOT, VALID_MAPPING, write_mapping
+from .hostile import check, problems_of, without_root_override
 from .site_build import build_site, sphinx_arguments
 
 NO_RUN = Options(execute=False, cache_path=None, coverage_modules=())
 PAUSE_EXTENSIONS = "extensions=myst_parser,sphinx_design,sphinx_copybutton,generator.sphinx_ext,tests.sphinx_pause"
 
 
-def problems_of(*paths: Path) -> list[str]:
-    return [str(problem) for problem in load_mappings(list(paths)).problems]
 
-
-def bounded(memory_bytes: int = 1 << 30):
-    """preexec_fn: a child that cannot use more than ``memory_bytes`` of address space."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    return limit
-
-
-def check(*paths: Path, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator", "check", *map(str, paths)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, preexec_fn=bounded())
 
 
 # --- YAML built to exhaust the loader --------------------------------------------------------
@@ -287,16 +274,6 @@ def test_full_disk_while_writing_pages_is_a_clear_error_and_no_partial_pages(tmp
     assert not output.exists()  # the run made it, and took it back
 
 
-def without_root_override() -> None:
-    """preexec_fn: root loses the capabilities that let it write into read-only folders."""
-    if os.geteuid() == 0:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, from the bounding set
-            if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
 
 def test_read_only_output_folder_is_a_clear_error_and_leaves_it_as_it_was(tmp_path: Path):
     mappings, output = tmp_path / "mappings", tmp_path / "api"
@@ -334,24 +311,28 @@ def test_sphinx_reports_a_write_failure_as_a_generation_error_not_a_crash(tmp_pa
 # --- kills mid-build ------------------------------------------------------------------------
 
 WRITE_AND_PAUSE = textwrap.dedent("""
-    import os, sys, time
+    import os, sys
     from pathlib import Path
     from generator.pipeline import Options, generate
+    from tests.sphinx_pause import pause_until
     real_replace, pause_at = os.replace, sys.argv[3]
     def replace(source, target):
         if str(target).endswith(pause_at):
             print("PAUSED", flush=True)
-            time.sleep(float(sys.argv[4]))
+            pause_until(float(sys.argv[4]), os.environ.get("SPHINX_PAUSE_RELEASE"))
         real_replace(source, target)
     os.replace = replace
     generate([Path(sys.argv[1])], Path(sys.argv[2]), Options(execute=False, cache_path=None, coverage_modules=()))
 """)
 
 
-def start_paused_generation(mappings: Path, output: Path, pause_at: str, seconds: float = 60) -> subprocess.Popen:
-    """``generate`` in a child that stops just before renaming its temporary file onto ``pause_at``."""
+def start_paused_generation(mappings: Path, output: Path, pause_at: str, seconds: float = 60,
+                            release: Path | None = None) -> subprocess.Popen:
+    """``generate`` in a child that stops just before renaming its temporary file onto ``pause_at``,
+    for ``seconds`` or until the file ``release`` exists."""
+    environment = {**os.environ, "SPHINX_PAUSE_RELEASE": str(release or "")}
     child = subprocess.Popen([sys.executable, "-c", WRITE_AND_PAUSE, str(mappings), str(output), pause_at, str(seconds)],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
     assert child.stdout.readline().strip() == "PAUSED", child.stderr.read()
     return child
 
@@ -378,17 +359,32 @@ def test_concurrent_generation_into_one_folder_waits_and_leaves_a_consistent_fol
     write_mapping(big, "torch.nn/L1Loss.yaml")
     write_mapping(big, "torch.nn/MSELoss.yaml", VALID_MAPPING.replace("L1Loss", "MSELoss"))
     write_mapping(small, "torch.nn/L1Loss.yaml")
-    first = start_paused_generation(big, output, "MSELoss.md", seconds=3)  # has written index.md by now
-    second = subprocess.run([sys.executable, "-c", WRITE_AND_PAUSE, str(small), str(output), "never", "0"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert first.wait(timeout=60) == 0 and second.returncode == 0, second.stderr
-    first.stdout.close()
-    first.stderr.close()
+    release = tmp_path / "release"
+    first = start_paused_generation(big, output, "MSELoss.md", release=release)  # has written index.md by now
+    second = subprocess.Popen([sys.executable, "-c", WRITE_AND_PAUSE, str(small), str(output), "never", "0"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiting = wait_for_line(second.stderr, "Waiting for another build that is using the output folder")
+    release.touch()  # the first finishes only once the second waits for it, however slowly the machine starts it
+    errors = waiting + second.stderr.read()
+    assert first.wait(timeout=60) == 0 and second.wait(timeout=60) == 0, errors
+    for stream in (first.stdout, first.stderr, second.stdout, second.stderr):
+        stream.close()
     pages = {path.relative_to(output).with_suffix("").as_posix() for path in output.rglob("*.md") if not path.name.startswith("_")}
     overview = (output / "index.md").read_text()
     linked = set(re.findall(r'href="([\w./]+)\.html"', overview)) | set(re.findall(r"^modules/[\w.]+$", overview, re.M))
     assert pages - {"index", "coverage", "translation"} == linked == {"torch.nn/L1Loss", "modules/torch.nn"}
-    assert "Waiting for another build that is using the output folder" in second.stderr
+    assert "Waiting for another build that is using the output folder" in errors
+
+
+def wait_for_line(stream, wanted: str) -> str:
+    """What ``stream`` gives up to and including the first line holding ``wanted`` (a test failure
+    if the stream ends first)."""
+    seen = ""
+    for line in stream:
+        seen += line
+        if wanted in line:
+            return seen
+    raise AssertionError(f"never printed {wanted!r}: {seen}")
 
 
 def hold_lock_in_child(guarded: Path, what: str, seconds: float) -> subprocess.Popen:
@@ -426,8 +422,10 @@ def test_generation_waits_for_a_build_that_uses_the_same_cache(tmp_path: Path, c
     assert f"Waiting for another build that is using the output cache {cache}" in capfd.readouterr().err
 
 
-def start_paused_sphinx(workdir: Path, mappings: Path, moment: str, seconds: float = 60, after: str = "") -> subprocess.Popen:
-    environment = {**os.environ, "SPHINX_PAUSE_AT": moment, "SPHINX_PAUSE_SECONDS": str(seconds), "SPHINX_PAUSE_AFTER": after}
+def start_paused_sphinx(workdir: Path, mappings: Path, moment: str, seconds: float = 60, after: str = "",
+                        release: Path | None = None) -> subprocess.Popen:
+    environment = {**os.environ, "SPHINX_PAUSE_AT": moment, "SPHINX_PAUSE_SECONDS": str(seconds), "SPHINX_PAUSE_AFTER": after,
+                   "SPHINX_PAUSE_RELEASE": str(release or "")}
     child = subprocess.Popen(
         [sys.executable, "-m", "sphinx", *sphinx_arguments(workdir, "mapping_execute=0", PAUSE_EXTENSIONS, mappings=mappings)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
@@ -474,12 +472,15 @@ def test_next_build_after_a_kill_mid_sphinx_is_complete_search_index_included(tm
 def test_two_sphinx_builds_into_one_folder_run_one_after_the_other(tmp_path: Path):
     mappings = tmp_path / "mappings"
     write_mapping(mappings, "torch.nn/L1Loss.yaml")
-    first = start_paused_sphinx(tmp_path, mappings, "write", seconds=3)
-    second = subprocess.run([sys.executable, "-m", "sphinx", *sphinx_arguments(tmp_path, "mapping_execute=0", PAUSE_EXTENSIONS, mappings=mappings)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    release = tmp_path / "release"
+    first = start_paused_sphinx(tmp_path, mappings, "write", release=release)
+    second = subprocess.Popen([sys.executable, "-m", "sphinx", *sphinx_arguments(tmp_path, "mapping_execute=0", PAUSE_EXTENSIONS, mappings=mappings)],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    waiting = wait_for_line(second.stderr, "Waiting for another build that is using the Sphinx output folder")
+    release.touch()  # the first finishes only once the second waits for it
+    errors = waiting + second.stderr.read()
     assert first.wait(timeout=60) == 0, first.stderr.read()
-    first.stdout.close()
-    first.stderr.close()
-    assert second.returncode == 0, second.stderr
+    assert second.wait(timeout=120) == 0, errors
+    for stream in (first.stdout, first.stderr, second.stdout, second.stderr):
+        stream.close()
     assert set(search_index(tmp_path / "html")["docnames"]) == html_documents(tmp_path / "html")
-    assert "Waiting for another build that is using the Sphinx output folder" in second.stderr

@@ -10,7 +10,6 @@ examples; ``check`` runs in a child under a memory limit and a timeout.
 from __future__ import annotations
 
 import re
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from generator.prose import MAX_NESTING, render_block, render_cell, render_inlin
 from generator.site import edit_link
 
 from .conftest import L1LOSS_PAIR, ROOT, write_mapping
+from .hostile import bounded
 from .site_build import build_sites, sphinx_arguments
 
 # --- item 1: math and raw blocks in every prose field, both languages -------------------------
@@ -175,12 +175,6 @@ def sphinx_build(workdir: Path, mappings: Path, cwd: Path = ROOT) -> subprocess.
     return subprocess.run([sys.executable, "-m", "sphinx", *sphinx_arguments(workdir, "mapping_execute=0", mappings=mappings)],
                           cwd=cwd, capture_output=True, text=True, timeout=300, preexec_fn=bounded(4 << 30))
 
-
-def bounded(memory_bytes: int = 1 << 30):
-    """preexec_fn: a child that cannot use more than ``memory_bytes`` of address space."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    return limit
 
 
 def test_edit_link_percent_encodes_what_could_end_the_attribute():

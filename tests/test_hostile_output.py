@@ -28,6 +28,7 @@ from generator.pipeline import GenerationError, Options, generate, preview
 from generator.publish import work_folder
 
 from .conftest import L1LOSS_PAIR, ROOT, VALID_MAPPING, write_mapping
+from .hostile import without_root_override
 
 NO_RUN = Options(execute=False, cache_path=None, coverage_modules=())
 USER_FILES = {"notes.md": "# My notes\n", "sub/keep.md": "# Keep me\n", "data.csv": "a,b\n1,2\n"}
@@ -246,16 +247,6 @@ def small_file_limit(limit: int):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
     return apply
 
-
-def without_root_override() -> None:
-    """preexec_fn: root loses the capabilities that let it write into read-only folders."""
-    if os.geteuid() == 0:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, from the bounding set
-            if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
 def one_clear_error(completed: subprocess.CompletedProcess, workdir: Path, *words: str) -> None:

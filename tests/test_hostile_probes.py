@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import re
-import resource
 import subprocess
 import sys
 import textwrap
@@ -33,20 +32,11 @@ from generator.schema import Probes
 from generator.verify import probe_findings
 
 from .conftest import L1LOSS_PAIR, ROOT, write_mapping
+from .hostile import bounded, check
 
 NONCE = "0123456789abcdef" * 2  # what a driver announces: 32 hexadecimal digits
 
 
-def bounded(memory_bytes: int = 1 << 30):
-    """preexec_fn: a child that cannot use more than ``memory_bytes`` of address space."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    return limit
-
-
-def check(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator", "check", *map(str, paths)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, preexec_fn=bounded())
 
 
 def probes_yaml(shape: str = "[2]", extra: str = "", inputs: str = "") -> str:
