@@ -27,7 +27,6 @@ where an object belongs, names that are not text, a module missing) is ignored w
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
 import json
@@ -43,6 +42,7 @@ from . import ROOT
 from .cache import CacheWarning
 from .frameworks import FRAMEWORKS
 from .loader import LoadedMapping
+from .manifest import write_atomically
 
 RULE_VERSION = 3  # bump when the rule above changes, so cached results are recomputed
 CACHE = ROOT / ".cache" / "public-api.json"
@@ -150,14 +150,10 @@ def public_api(modules: tuple[str, ...], cache: Path | None = CACHE) -> dict[str
 def _write_cache(cache: Path, stored: dict) -> None:
     """Save ``stored`` for the next build; one that cannot be saved (a read-only or full disk) is
     found again next time."""
-    temporary = cache.with_name(f".{cache.name}.{id(stored)}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(stored), encoding="utf-8")
-        temporary.replace(cache)
+        write_atomically(cache, json.dumps(stored).encode("utf-8"))
     except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
         warnings.warn(f"coverage cache {cache} cannot be written ({error.strerror or error})", CacheWarning, stacklevel=3)
 
 

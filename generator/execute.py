@@ -376,11 +376,8 @@ class Executor:
         counts = {name: sum(1 for w in slots if w is not None and w.alive) for name, slots in self._workers.items()}
         return {name: count for name, count in counts.items() if count}
 
-    def run(self, snippets: list[Snippet], complete=None) -> list[SnippetResult]:
-        """Run ``snippets`` (or take them from the cache); results in the same order.
-
-        ``complete(index)``, if given, makes the snippet that really runs in place of
-        ``snippets[index]`` (same cache key, code made only when it is not in the cache)."""
+    def run(self, snippets: list[Snippet]) -> list[SnippetResult]:
+        """Run ``snippets`` (or take them from the cache); results in the same order."""
         began = time.monotonic()
         for snippet in snippets:
             if snippet.framework not in FRAMEWORKS:
@@ -400,7 +397,7 @@ class Executor:
                 pending.setdefault(key, []).append(index)
         by_framework: dict[str, list[tuple[str, Snippet]]] = {}
         for key, indexes in pending.items():
-            snippet = snippets[indexes[0]] if complete is None else complete(indexes[0])
+            snippet = snippets[indexes[0]]
             by_framework.setdefault(snippet.framework, []).append((key, snippet))
         stats.executed = len(pending)
         with _terminate_as_interrupt(), \

@@ -38,6 +38,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .loader import FieldPath, LoadedMapping
+from .manifest import write_atomically
 from .schema import Mapping
 
 MEMO_NAME = ".render-memo.json"
@@ -102,13 +103,7 @@ def write(path: Path, context: str, entries: dict[str, Entry]) -> None:
     """Write the memo atomically; ``OSError`` or ``ValueError`` (data JSON cannot hold) if not."""
     body = json.dumps({where: entry.model_dump() for where, entry in entries.items()},
                       separators=(",", ":")).encode()
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as stream:
-            stream.write(file_bytes(context, body))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomically(path, file_bytes(context, body))
 
 
 def remove_legacy(folder: Path) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -200,7 +199,7 @@ def preview(path: Path, output: Path = DEFAULT_OUTPUT, options: Options | None =
         examples = {index: run for (_, index), run in runs.items()}
         text = Renderer(language=options.language).page(loaded, examples, options.device,
                                                         probes=probed.get(loaded.mapping.source.api))
-        update_files(output, {relative: text}, Generated([loaded], runs, probes=probed), stale=())
+        update_files(output, {relative: text}, Generated([loaded], runs, probes=probed))
     return output / relative, runs
 
 
@@ -208,14 +207,12 @@ def write_pages(pages: dict[str, str], output: Path, generated: Generated, keep:
     """Bring the generated files in ``output`` to exactly ``pages`` and the pages in ``keep`` (paths
     relative to ``output``, reused as they are: ``memo``); untouched files keep their mtime so Sphinx
     skips them. Only files listed in the folder's manifest are replaced or removed (``manifest``)."""
-    listed = Manifest.read(output).files
-    wanted = {*pages, *keep}
-    update_files(output, pages, generated, stale=[relative for relative in listed if relative not in wanted],
-                 keep=keep)
+    update_files(output, pages, generated, keep=keep, prune=True)
 
 
-def update_files(output: Path, files: dict[str, str], generated: Generated, stale, keep=frozenset()) -> None:
-    """Write ``files`` into ``output`` and remove the generated files ``stale``, all or nothing.
+def update_files(output: Path, files: dict[str, str], generated: Generated, keep=frozenset(), prune=False) -> None:
+    """Write ``files`` into ``output``, all or nothing; with ``prune``, remove the generated files
+    that are neither in ``files`` nor in ``keep`` (stale pages).
 
     Every changed file is first written to a temporary file beside its target: a full disk or a
     read-only folder fails there, and the temporaries and the folders made for them are removed, so
@@ -224,6 +221,8 @@ def update_files(output: Path, files: dict[str, str], generated: Generated, stal
     A failure is a ``GenerationError`` that says what happened to ``output``."""
     created = not output.exists()
     manifest = Manifest.read(output)
+    wanted = {*files, *keep}
+    stale = [relative for relative in manifest.files if relative not in wanted] if prune else []
     folders_before = set(manifest.folders)
     staged: list[tuple[Path, Path]] = []
     try:
@@ -354,17 +353,14 @@ PLAIN_CAUSES = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded",
 
 
 def remove_stale_temporaries(output: Path) -> None:
-    """Remove the temporary files that a killed build left behind (``manifest.is_temporary``, and
-    the render memo's), called with the output folder locked, so no live build is writing them.
-    Other files are left alone, whatever their name."""
+    """Remove the temporary files that a killed build left behind (``manifest.is_temporary``: the
+    pages', the manifest's and the render memo's), called with the output folder locked, so no live
+    build is writing them. Other files are left alone, whatever their name."""
     if output.is_dir():
         for leftover in output.rglob(".*.tmp"):
-            if is_temporary(leftover) or MEMO_TEMPORARY.fullmatch(leftover.name):
+            if is_temporary(leftover):
                 with suppress(OSError):  # a folder we cannot change fails, clearly, when the pages are written
                     leftover.unlink(missing_ok=True)
-
-
-MEMO_TEMPORARY = re.compile(re.escape(f".{MEMO_NAME}.") + r"\d+\.tmp")
 
 
 @contextmanager

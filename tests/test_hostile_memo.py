@@ -23,7 +23,7 @@ from generator.memo import MEMO_NAME, RenderMemo
 from generator.pipeline import Options, generate
 
 from .conftest import ROOT, SMALL_PROBES, VALID_MAPPING, write_mapping
-from .test_memo import fill_cache
+from .test_memo import count_rendered_pages, fill_cache
 
 BOTH = ["torch.nn.L1Loss", "torch.nn.MSELoss"]
 DEADLINE = 60  # seconds; a test takes a few
@@ -62,14 +62,7 @@ def site(tmp_path: Path, monkeypatch):
     write_mapping(mappings, "torch.nn/MSELoss.yaml", VALID_MAPPING.replace("L1Loss", "MSELoss"))
     cache = tmp_path / "outputs.sqlite"
     fill_cache(mappings, cache)
-    rendered: list[str] = []
-    page = render.Renderer.page
-
-    def counting(self, loaded, *args, **kwargs):
-        rendered.append(loaded.mapping.source.api)
-        return page(self, loaded, *args, **kwargs)
-
-    monkeypatch.setattr(render.Renderer, "page", counting)
+    rendered = count_rendered_pages(monkeypatch)
     built = {"mappings": mappings, "output": tmp_path / "api", "cache": cache, "rendered": rendered,
              "marker": tmp_path / "MARKER"}
     build(built)

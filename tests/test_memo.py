@@ -30,13 +30,8 @@ def result(text: str) -> dict:
             "device": "cpu", "device_name": "", "produced_on": "2026-01-01"}
 
 
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch):
-    """(mapping folder, output folder, cache path, rendered pages list); every result cached."""
-    mappings = tmp_path / "mappings"
-    write_mapping(mappings, "torch.nn/L1Loss.yaml", PROBED_MAPPING)
-    write_mapping(mappings, "torch.nn/MSELoss.yaml", VALID_MAPPING.replace("L1Loss", "MSELoss"))
-    cache = tmp_path / "outputs.sqlite"
+def count_rendered_pages(monkeypatch) -> list[str]:
+    """The source APIs of the pages rendered from now on (``Renderer.page`` counted), in order."""
     rendered: list[str] = []
     page = render.Renderer.page
 
@@ -45,6 +40,16 @@ def site(tmp_path: Path, monkeypatch):
         return page(self, loaded, *args, **kwargs)
 
     monkeypatch.setattr(render.Renderer, "page", counting)
+    return rendered
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch):
+    """(mapping folder, output folder, cache path, rendered pages list); every result cached."""
+    mappings = tmp_path / "mappings"
+    write_mapping(mappings, "torch.nn/L1Loss.yaml", PROBED_MAPPING)
+    write_mapping(mappings, "torch.nn/MSELoss.yaml", VALID_MAPPING.replace("L1Loss", "MSELoss"))
+    cache = tmp_path / "outputs.sqlite"
+    rendered = count_rendered_pages(monkeypatch)
     return mappings, tmp_path / "api", cache, rendered
 
 
